@@ -1,0 +1,146 @@
+package certchain
+
+import (
+	"fmt"
+)
+
+// TxType names what a transaction does.
+type TxType uint8
+
+// Transaction types. The numbers are part of the wire format.
+const (
+	// TxPublish puts one certificate on the ledger.
+	TxPublish TxType = 1
+	// TxRenew publishes Cert as the successor of Target, which becomes superseded.
+	TxRenew TxType = 2
+	// TxRevoke revokes Target for good with Reason.
+	TxRevoke TxType = 3
+	// TxSuspend puts Target on hold (OCSP: revoked, certificateHold).
+	TxSuspend TxType = 4
+	// TxResume takes Target off hold.
+	TxResume TxType = 5
+)
+
+var txTypeNames = map[TxType]string{
+	TxPublish: "publish", TxRenew: "renew", TxRevoke: "revoke",
+	TxSuspend: "suspend", TxResume: "resume",
+}
+
+// String returns the lowercase name used in the API and in metrics.
+func (t TxType) String() string {
+	if n, ok := txTypeNames[t]; ok {
+		return n
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (t TxType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// Tx is one ledger transaction. Which fields matter depends on Type:
+//
+//	publish  Cert (+ Chain for CA-signed certificates)
+//	renew    Target (old), Cert (new) (+ Chain)
+//	revoke   Target, Reason
+//	suspend  Target
+//	resume   Target
+//
+// Submitter is the name of the member on whose behalf the transaction was
+// submitted. Time is the entry node's clock when it accepted the request;
+// it only makes repeated identical requests distinct transactions and is
+// never used to verify anything (the block's time is).
+type Tx struct {
+	Type      TxType
+	Submitter string
+	Cert      []byte   // DER
+	Chain     [][]byte // DER intermediates, leaf's issuer first
+	Target    Hash     // certificate ID the transaction acts on
+	Reason    Reason
+	Time      int64 // unix nanoseconds
+}
+
+// Field tags of the Tx encoding (part of the wire format).
+const (
+	txTagType      = 1
+	txTagSubmitter = 2
+	txTagCert      = 3
+	txTagChain     = 4
+	txTagTarget    = 5
+	txTagReason    = 6
+	txTagTime      = 7
+)
+
+// Encode returns the canonical encoding of t.
+func (t *Tx) Encode() []byte {
+	w := tlvWriter{buf: make([]byte, 0, 64+len(t.Cert))}
+	w.u8(txTagType, uint8(t.Type))
+	w.str(txTagSubmitter, t.Submitter)
+	w.bytes(txTagCert, t.Cert)
+	for _, c := range t.Chain {
+		w.repeated(txTagChain, c)
+	}
+	w.hash(txTagTarget, t.Target)
+	w.u8(txTagReason, uint8(t.Reason))
+	w.u64(txTagTime, uint64(t.Time))
+	return w.buf
+}
+
+// ID returns the transaction ID: SHA-256 of its canonical encoding.
+func (t *Tx) ID() Hash { return Sum(t.Encode()) }
+
+// DecodeTx parses a canonical Tx encoding. Byte slices in the result alias b.
+func DecodeTx(b []byte) (Tx, error) {
+	var t Tx
+	r := tlvReader{buf: b}
+	for {
+		tag, v, ok, err := r.next()
+		if err != nil || !ok {
+			if err == nil && t.Type == 0 {
+				err = fmt.Errorf("%w: transaction without type", ErrInvalid)
+			}
+			return t, err
+		}
+		if tag != txTagChain {
+			if err := r.single(tag); err != nil {
+				return t, err
+			}
+		}
+		if err := t.setField(tag, v); err != nil {
+			return t, fmt.Errorf("transaction: %w", err)
+		}
+	}
+}
+
+func (t *Tx) setField(tag uint64, v []byte) (err error) {
+	switch tag {
+	case txTagType:
+		var x uint8
+		x, err = decodeU8(tag, v)
+		t.Type = TxType(x)
+		if _, known := txTypeNames[t.Type]; err == nil && !known {
+			err = fmt.Errorf("%w: unknown transaction type %d", ErrInvalid, x)
+		}
+	case txTagSubmitter:
+		t.Submitter, err = decodeStr(tag, v)
+	case txTagCert:
+		if len(v) == 0 {
+			err = fmt.Errorf("%w: field %d: empty value must be omitted", ErrInvalid, tag)
+		}
+		t.Cert = v
+	case txTagChain:
+		t.Chain = append(t.Chain, v)
+	case txTagTarget:
+		t.Target, err = decodeHash(tag, v)
+	case txTagReason:
+		var x uint8
+		x, err = decodeU8(tag, v)
+		t.Reason = Reason(x)
+	case txTagTime:
+		var x uint64
+		x, err = decodeU64(tag, v)
+		t.Time = int64(x)
+	default:
+		err = fmt.Errorf("%w: unknown field %d", ErrInvalid, tag)
+	}
+	return err
+}
