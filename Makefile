@@ -1,0 +1,48 @@
+# certchain — see README.md. Two commands matter: `make run` and `make test`.
+GO        ?= go
+BIN       := bin/certchain
+PKGS      := ./...
+FUZZTIME  ?= 10s
+BENCHTIME ?= 1s
+BENCHCOUNT ?= 5
+
+.PHONY: all build run test test-short bench fuzz lint verify clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/certchain
+
+## run: a single-node development ledger on localhost (data in ./data)
+run: build
+	./$(BIN) node
+
+## test: every test (unit, integration on loopback, restart, tamper) + vet
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 14m $(PKGS)
+
+## bench: the benchmarks, BENCHCOUNT runs each (figures go to BENCHMARKS.md)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -timeout 60m $(PKGS)
+
+## fuzz: every fuzz target for FUZZTIME each
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+## lint: gofmt and go vet
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet $(PKGS)
+
+## verify: lint + go.mod tidy
+verify: lint
+	$(GO) mod tidy -diff
+
+clean:
+	rm -rf bin

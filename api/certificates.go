@@ -1,0 +1,311 @@
+package api
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/certchain/certchain/certchain"
+	"github.com/certchain/certchain/raftstore"
+	"github.com/certchain/certchain/validator"
+	"github.com/go-chi/chi/v5"
+)
+
+// PublishResult is the outcome for one certificate of a publish request.
+type PublishResult struct {
+	ID     string `json:"id"`               // SHA-256 of the DER, lowercase hex
+	Serial string `json:"serial,omitempty"` // lowercase hex
+	// State is "published" (on the ledger, now or before), "rejected"
+	// (Reason says why; nothing changed) or "retry" (not processed: the
+	// node was busy or lost leadership; send it again).
+	State            string `json:"state"`
+	Reason           string `json:"reason,omitempty"`
+	AlreadyPublished bool   `json:"already_published,omitempty"`
+	Height           uint64 `json:"height,omitempty"`
+	Tx               string `json:"tx,omitempty"`
+}
+
+// PublishResponse answers a publish request.
+type PublishResponse struct {
+	Height    uint64          `json:"height"` // highest block carrying the request's writes
+	Published int             `json:"published"`
+	Rejected  int             `json:"rejected"`
+	Retry     int             `json:"retry"`
+	Results   []PublishResult `json:"results"`
+}
+
+// TxResponse answers a revoke, suspend, resume or renew.
+type TxResponse struct {
+	Height      uint64 `json:"height"`
+	Tx          string `json:"tx"`
+	Certificate string `json:"certificate"` // the certificate acted on
+	Status      string `json:"status"`      // its status after the transaction
+	New         string `json:"new,omitempty"`
+}
+
+func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
+	member, err := s.member(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	batch, err := s.readCerts(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	txs := make([]certchain.Tx, len(batch.Certs))
+	for i, der := range batch.Certs {
+		txs[i] = certchain.Tx{Type: certchain.TxPublish, Submitter: member, Cert: der, Chain: batch.Chain}
+	}
+	results, err := s.submit(r.Context(), txs)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	resp := publishResponse(batch.Certs, results)
+	if resp.Retry == len(results) { // nothing was processed: say why, with Retry-After
+		writeError(w, results[0].Err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) readCerts(w http.ResponseWriter, r *http.Request) (*certBatch, error) {
+	mt, err := mediaType(r)
+	if err != nil {
+		return nil, err
+	}
+	body, err := readBody(w, r, s.Limits.PublishBody)
+	if err != nil {
+		return nil, err
+	}
+	return decodeCerts(mt, body, s.Limits.BatchCerts)
+}
+
+func (s *Server) submit(ctx context.Context, txs []certchain.Tx) ([]raftstore.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.Limits.Write)
+	defer cancel()
+	res, err := s.Writer.Submit(ctx, txs)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("%w: %w", errTimeout, err)
+	}
+	return res, err
+}
+
+func publishResponse(certs [][]byte, results []raftstore.Result) PublishResponse {
+	resp := PublishResponse{Results: make([]PublishResult, len(results))}
+	for i, res := range results {
+		pr := PublishResult{ID: certchain.Sum(certs[i]).String(), Tx: res.TxID.String(), Height: res.Height}
+		if c, err := validator.ParseDER(certs[i]); err == nil {
+			pr.Serial = fmt.Sprintf("%x", c.SerialNumber)
+		}
+		switch {
+		case res.Err != nil:
+			pr.State, pr.Reason, pr.Tx = "retry", res.Err.Error(), ""
+			resp.Retry++
+		case res.Verdict.Code == certchain.Rejected:
+			pr.State, pr.Reason, pr.Height, pr.Tx = "rejected", res.Verdict.Reason, 0, ""
+			resp.Rejected++
+		default:
+			pr.State, pr.AlreadyPublished = "published", res.Verdict.Code == certchain.Unchanged
+			resp.Published++
+		}
+		resp.Height = max(resp.Height, pr.Height)
+		resp.Results[i] = pr
+	}
+	return resp
+}
+
+func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request) {
+	types := map[string]certchain.TxType{"revoke": certchain.TxRevoke, "suspend": certchain.TxSuspend, "resume": certchain.TxResume}
+	tx := certchain.Tx{Type: types[chi.URLParam(r, "action")]}
+	body, err := readBody(w, r, s.Limits.OtherBody)
+	if err == nil && tx.Type == certchain.TxRevoke {
+		tx.Reason, err = decodeReason(body)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeOne(w, r, tx)
+}
+
+func (s *Server) renew(w http.ResponseWriter, r *http.Request) {
+	batch, err := s.readCerts(w, r)
+	if err == nil && len(batch.Certs) != 1 {
+		err = fmt.Errorf("%w: renew takes exactly one new (non-CA) certificate, got %d", certchain.ErrInvalid, len(batch.Certs))
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeOne(w, r, certchain.Tx{Type: certchain.TxRenew, Cert: batch.Certs[0], Chain: batch.Chain})
+}
+
+// writeOne submits one transaction on the certificate named in the path
+// and answers with its outcome.
+func (s *Server) writeOne(w http.ResponseWriter, r *http.Request, tx certchain.Tx) {
+	var err error
+	if tx.Submitter, err = s.member(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	if tx.Target, err = certchain.ParseHash(chi.URLParam(r, "id")); err != nil {
+		writeError(w, err)
+		return
+	}
+	results, err := s.submit(r.Context(), []certchain.Tx{tx})
+	if err == nil {
+		err = resultError(results[0])
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeTxResponse(w, tx, results[0])
+}
+
+func resultError(res raftstore.Result) error {
+	if res.Err != nil {
+		return res.Err
+	}
+	if res.Verdict.Code == certchain.Rejected {
+		return verdictError(res.Verdict)
+	}
+	return nil
+}
+
+func (s *Server) writeTxResponse(w http.ResponseWriter, tx certchain.Tx, res raftstore.Result) {
+	resp := TxResponse{Height: res.Height, Tx: res.TxID.String(), Certificate: tx.Target.String()}
+	if rec, err := s.Reader.Record(tx.Target); err == nil {
+		resp.Status = rec.StatusAt(s.Now()).String()
+	}
+	if tx.Type == certchain.TxRenew {
+		resp.New = certchain.Sum(tx.Cert).String()
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// RecordView is the JSON form of a certificate record.
+type RecordView struct {
+	ID           string    `json:"id"`
+	PEM          string    `json:"pem"`
+	Subject      string    `json:"subject"`
+	Issuer       string    `json:"issuer"`
+	Serial       string    `json:"serial"`
+	NotBefore    time.Time `json:"not_before"`
+	NotAfter     time.Time `json:"not_after"`
+	SelfSigned   bool      `json:"self_signed"`
+	Identity     string    `json:"identity"`
+	KeySHA256    string    `json:"key_sha256"`
+	CA           string    `json:"ca,omitempty"`
+	Submitter    string    `json:"submitter"`
+	Height       uint64    `json:"height"`
+	Tx           string    `json:"tx"`
+	StatusView
+	Replaces     string `json:"replaces,omitempty"`
+	SupersededBy string `json:"superseded_by,omitempty"`
+}
+
+// StatusView is the status of one certificate.
+type StatusView struct {
+	Status string `json:"status"` // good|suspended|revoked|superseded|expired|unknown
+	// Reason is the RFC 5280 reason while suspended, revoked or superseded.
+	Reason       string     `json:"reason,omitempty"`
+	StatusTime   *time.Time `json:"status_time,omitempty"`
+	StatusHeight uint64     `json:"status_height,omitempty"`
+}
+
+// statusResponse is GET /v1/certificates/{id}/status.
+type statusResponse struct {
+	ID string `json:"id"`
+	StatusView
+	LedgerHeight uint64 `json:"ledger_height"` // head of the node that answered
+}
+
+func (s *Server) record(w http.ResponseWriter, r *http.Request) {
+	rec, err := s.lookup(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, RecordView{
+		ID: rec.ID.String(), PEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rec.DER})),
+		Subject: rec.Subject, Issuer: rec.Issuer, Serial: rec.Serial, NotBefore: rec.NotBefore, NotAfter: rec.NotAfter,
+		SelfSigned: rec.SelfSigned, Identity: rec.Identity, KeySHA256: rec.KeyHash.String(), CA: rec.CA,
+		Submitter: rec.Submitter, Height: rec.Height, Tx: rec.TxID.String(), StatusView: s.statusView(rec),
+		Replaces: hexOrEmpty(rec.Replaces), SupersededBy: hexOrEmpty(rec.SupersededBy),
+	})
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	rec, err := s.lookup(r)
+	resp := statusResponse{ID: chi.URLParam(r, "id"), LedgerHeight: s.Reader.Head().Height}
+	switch {
+	case errors.Is(err, certchain.ErrNotFound) && !errors.Is(err, errBadID):
+		resp.Status = certchain.StatusUnknown.String()
+	case err != nil:
+		writeError(w, err)
+		return
+	default:
+		resp.ID, resp.StatusView = rec.ID.String(), s.statusView(rec)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+var errBadID = errors.New("bad certificate id")
+
+// lookup finds the record named by the {id} path parameter, first waiting
+// for ?min_height when given.
+func (s *Server) lookup(r *http.Request) (*certchain.Record, error) {
+	id, err := certchain.ParseHash(chi.URLParam(r, "id"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: certificate id: %w", errBadID, err)
+	}
+	if err := s.waitMinHeight(r); err != nil {
+		return nil, err
+	}
+	return s.Reader.Record(id)
+}
+
+func (s *Server) waitMinHeight(r *http.Request) error {
+	v := r.URL.Query().Get("min_height")
+	if v == "" {
+		return nil
+	}
+	h, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: min_height: %v", certchain.ErrInvalid, err)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.Limits.MinHeight)
+	defer cancel()
+	if err := s.Reader.WaitHeight(ctx, h); err != nil {
+		return fmt.Errorf("%w: this node has not applied height %d yet: %v", errTimeout, h, err)
+	}
+	return nil
+}
+
+func (s *Server) statusView(rec *certchain.Record) StatusView {
+	st := rec.StatusAt(s.Now())
+	v := StatusView{Status: st.String()}
+	if rec.StatusHeight > 0 {
+		t := rec.StatusTime
+		v.StatusTime, v.StatusHeight = &t, rec.StatusHeight
+	}
+	if st == certchain.StatusRevoked || st == certchain.StatusSuspended || st == certchain.StatusSuperseded {
+		v.Reason = rec.Reason.String()
+	}
+	return v
+}
+
+func hexOrEmpty(h certchain.Hash) string {
+	if h.IsZero() {
+		return ""
+	}
+	return h.String()
+}

@@ -1,0 +1,111 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/certchain/certchain/certchain"
+	"github.com/certchain/certchain/raftstore"
+)
+
+// Problem is an RFC 9457 problem document.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	// Results carries per-certificate results when a batch could not be
+	// finished (e.g. the node was busy part-way).
+	Results []PublishResult `json:"results,omitempty"`
+}
+
+// problemBase prefixes every problem type URI.
+const problemBase = "urn:certchain:problem:"
+
+// kinds maps error kinds to HTTP status and problem slug: the one table
+// through which every REST error passes.
+var kinds = []struct {
+	err    error
+	status int
+	slug   string
+}{
+	{certchain.ErrNotFound, http.StatusNotFound, "not-found"},
+	{certchain.ErrUnauthorized, http.StatusForbidden, "unauthorized"},
+	{certchain.ErrConflict, http.StatusConflict, "conflict"},
+	{certchain.ErrInvalid, http.StatusUnprocessableEntity, "invalid"},
+	{certchain.ErrBusy, http.StatusServiceUnavailable, "busy"},
+	{certchain.ErrNotLeader, http.StatusServiceUnavailable, "not-leader"},
+	{raftstore.ErrOutcomeUnknown, http.StatusServiceUnavailable, "outcome-unknown"},
+	{errTooLarge, http.StatusRequestEntityTooLarge, "too-large"},
+	{errNoClientCert, http.StatusUnauthorized, "client-certificate-required"},
+	{errMediaType, http.StatusUnsupportedMediaType, "unsupported-media-type"},
+	{errTimeout, http.StatusGatewayTimeout, "timeout"},
+}
+
+// verdictKinds maps the rule slug of a rejected verdict to an error kind.
+var verdictKinds = map[string]error{
+	"not-found": certchain.ErrNotFound, "not-member": certchain.ErrUnauthorized,
+	"role": certchain.ErrUnauthorized, "unauthorized": certchain.ErrUnauthorized,
+	"state": certchain.ErrConflict, "duplicate-identity": certchain.ErrConflict,
+	"already-published": certchain.ErrConflict, "duplicate-tx": certchain.ErrConflict,
+}
+
+var (
+	errTooLarge     = errors.New("request body too large")
+	errNoClientCert = errors.New("client certificate required")
+	errMediaType    = errors.New("unsupported media type")
+	errTimeout      = errors.New("timed out")
+)
+
+// verdictError turns a rejected verdict into an error of the right kind.
+func verdictError(v certchain.Verdict) error {
+	slug, _, _ := strings.Cut(v.Reason, ":")
+	kind, ok := verdictKinds[slug]
+	if !ok {
+		kind = certchain.ErrInvalid
+	}
+	return &reasonError{kind: kind, reason: v.Reason}
+}
+
+type reasonError struct {
+	kind   error
+	reason string
+}
+
+func (e *reasonError) Error() string { return e.reason }
+func (e *reasonError) Unwrap() error { return e.kind }
+
+// writeError answers err as a problem document.
+func writeError(w http.ResponseWriter, err error) {
+	p := problemFor(err)
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeProblem(w, p)
+}
+
+func problemFor(err error) Problem {
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			return Problem{Type: problemBase + k.slug, Title: http.StatusText(k.status), Status: k.status, Detail: err.Error()}
+		}
+	}
+	return Problem{Type: problemBase + "internal", Title: http.StatusText(500), Status: 500, Detail: err.Error()}
+}
+
+func writeProblem(w http.ResponseWriter, p Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

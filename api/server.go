@@ -1,0 +1,174 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/certchain/certchain/certchain"
+	"github.com/certchain/certchain/raftstore"
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Writer submits transactions to the ledger (raftstore.Node).
+type Writer interface {
+	Submit(ctx context.Context, txs []certchain.Tx) ([]raftstore.Result, error)
+	Ready() bool
+}
+
+// Reader reads the node's local ledger state (raftstore.State).
+type Reader interface {
+	Genesis() *certchain.Genesis
+	Head() certchain.Header
+	Block(height uint64) (*certchain.Block, error)
+	Record(id certchain.Hash) (*certchain.Record, error)
+	WaitHeight(ctx context.Context, height uint64) error
+}
+
+// Limits bound what one request may carry. Zero fields take the defaults
+// of DefaultLimits.
+type Limits struct {
+	PublishBody int64         // bytes of a publish request
+	OtherBody   int64         // bytes of any other request
+	BatchCerts  int           // certificates in one publish request
+	MinHeight   time.Duration // longest wait for ?min_height
+	Write       time.Duration // longest wait for a write to be applied
+}
+
+// DefaultLimits returns the limits used for zero fields.
+func DefaultLimits() Limits {
+	return Limits{PublishBody: 32 << 20, OtherBody: 64 << 10, BatchCerts: 10_000, MinHeight: 5 * time.Second, Write: 30 * time.Second}
+}
+
+// Server serves the REST API.
+type Server struct {
+	Writer  Writer
+	Reader  Reader
+	Limits  Limits
+	Metrics http.Handler // served at /metrics; nil: 404
+	Logger  *slog.Logger
+	// Now is the clock used for derived statuses (expired). Nil: time.Now.
+	Now func() time.Time
+
+	members map[[32]byte]string // identity certificate SHA-256 -> member
+	reqs    *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+}
+
+// New returns a server over the node's writer and reader; reg receives the
+// HTTP metrics (nil: none).
+func New(w Writer, r Reader, reg prometheus.Registerer) *Server {
+	s := &Server{Writer: w, Reader: r, Limits: DefaultLimits(), Logger: slog.Default(), Now: time.Now}
+	s.members = memberIndex(r.Genesis())
+	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "certchain_http_requests_total", Help: "HTTP requests by route, method and status code.",
+	}, []string{"route", "method", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "certchain_http_request_seconds", Help: "HTTP request latency by route.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12),
+	}, []string{"route"})
+	if reg != nil {
+		reg.MustRegister(s.reqs, s.latency)
+	}
+	return s
+}
+
+func memberIndex(g *certchain.Genesis) map[[32]byte]string {
+	idx := make(map[[32]byte]string, len(g.Members))
+	for _, m := range g.Members {
+		if der, err := certchain.CertPEM(m.Cert); err == nil {
+			idx[sha256.Sum256(der)] = m.Name
+		}
+	}
+	return idx
+}
+
+// Handler returns the router. The same routes are served on the mutual-TLS
+// listener and on the plain-HTTP one; writes need a member certificate,
+// which only the TLS listener can carry.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.instrument)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &reasonError{kind: certchain.ErrNotFound, reason: "no such endpoint: " + r.URL.Path})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, Problem{Type: problemBase + "method-not-allowed", Title: "Method Not Allowed", Status: 405,
+			Detail: r.Method + " is not allowed on " + r.URL.Path})
+	})
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	r.Get("/readyz", s.ready)
+	if s.Metrics != nil {
+		r.Handle("/metrics", s.Metrics)
+	}
+	r.Route("/v1", func(r chi.Router) {
+		r.Get("/network", s.network)
+		r.Post("/certificates", s.publish)
+		r.Get("/certificates/{id}", s.record)
+		r.Get("/certificates/{id}/status", s.status)
+		r.Post("/certificates/{id}/{action:revoke|suspend|resume}", s.changeStatus)
+		r.Post("/certificates/{id}/renew", s.renew)
+		r.Get("/blocks/head", s.head)
+		r.Get("/blocks/{height}", s.block)
+		r.Get("/blocks/{height}/raw", s.rawBlock)
+	})
+	return r
+}
+
+func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
+	if !s.Writer.Ready() {
+		writeProblem(w, Problem{Type: problemBase + "not-ready", Title: "Service Unavailable", Status: 503,
+			Detail: "node has no leader or is still applying the log"})
+		return
+	}
+	writeJSON(w, 200, map[string]any{"status": "ready", "height": s.Reader.Head().Height})
+}
+
+// member returns the member whose identity certificate the client
+// presented over TLS.
+func (s *Server) member(r *http.Request) (string, error) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return "", &reasonError{kind: errNoClientCert, reason: "writes need a member's client certificate over mutual TLS (use the https listener)"}
+	}
+	leaf := r.TLS.PeerCertificates[0]
+	name, ok := s.members[sha256.Sum256(leaf.Raw)]
+	if !ok {
+		return "", &reasonError{kind: certchain.ErrUnauthorized, reason: "client certificate " + subjectOf(leaf) + " is not a member's identity certificate"}
+	}
+	if now := s.Now(); now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+		return "", &reasonError{kind: certchain.ErrUnauthorized, reason: "member certificate of " + name + " is outside its validity period"}
+	}
+	return name, nil
+}
+
+func subjectOf(c *x509.Certificate) string { return "\"" + c.Subject.String() + "\"" }
+
+// instrument counts requests and their latency by route pattern.
+func (s *Server) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: 200}
+		next.ServeHTTP(sw, r)
+		route := "unmatched"
+		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+			route = rc.RoutePattern()
+		}
+		s.reqs.WithLabelValues(route, r.Method, strconv.Itoa(sw.code)).Inc()
+		s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}

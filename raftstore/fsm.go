@@ -1,0 +1,101 @@
+package raftstore
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/certchain/certchain/certchain"
+	"github.com/dgraph-io/badger/v4"
+	"github.com/hashicorp/raft"
+)
+
+// Entry types: the first byte of every Raft command entry.
+const (
+	entryProposal byte = 1
+)
+
+// encodeProposal makes the Raft entry for p.
+func encodeProposal(p *certchain.Proposal) []byte {
+	return append([]byte{entryProposal}, p.Encode()...)
+}
+
+// fsm adapts State to raft.FSM. It only dispatches; the work is in State.
+// An entry it cannot decode panics: replicas must never silently diverge.
+type fsm struct {
+	state  *State
+	onDone func(*Applied, error)
+}
+
+// Apply implements raft.FSM. The response is *Applied (nil for an entry
+// applied before a restart) or an error.
+func (f *fsm) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand || len(l.Data) == 0 {
+		return nil
+	}
+	switch l.Data[0] {
+	case entryProposal:
+		p, ids, err := certchain.DecodeProposal(l.Data[1:])
+		if err != nil {
+			panic(fmt.Sprintf("raftstore: undecodable proposal at index %d: %v", l.Index, err))
+		}
+		a, err := f.state.Apply(l.Index, &p, ids)
+		if f.onDone != nil {
+			f.onDone(a, err)
+		}
+		if err != nil {
+			return err
+		}
+		return a
+	default:
+		panic(fmt.Sprintf("raftstore: unknown entry type %d at index %d", l.Data[0], l.Index))
+	}
+}
+
+// Snapshot implements raft.FSM.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) { return &snapshot{db: f.state.db}, nil }
+
+// Restore implements raft.FSM: it discards all state and loads the
+// snapshot.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	return f.state.restore(rc)
+}
+
+// snapshot streams the ledger database as a Badger backup. The stream runs
+// in Persist, concurrently with Apply, in one read transaction (NumGo = 1),
+// so it is a consistent point in time at or after the snapshot's Raft
+// index. That is correct because the state carries its own applied index:
+// after a restore, replayed entries up to it are skipped.
+type snapshot struct{ db *badger.DB }
+
+// Persist implements raft.FSMSnapshot.
+func (s *snapshot) Persist(sink raft.SnapshotSink) error {
+	stream := s.db.NewStream()
+	stream.NumGo = 1
+	stream.LogPrefix = "raftstore.snapshot"
+	if _, err := stream.Backup(sink, 0); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+// Release implements raft.FSMSnapshot.
+func (s *snapshot) Release() {}
+
+func (s *State) restore(r io.Reader) error {
+	if err := s.db.DropAll(); err != nil {
+		return fmt.Errorf("restore: drop state: %w", err)
+	}
+	if err := s.db.Load(r, 256); err != nil {
+		return fmt.Errorf("restore: load snapshot: %w", err)
+	}
+	if err := s.load(); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,52 @@
+package raftstore
+
+import (
+	"encoding/binary"
+
+	"github.com/certchain/certchain/certchain"
+)
+
+// Every key of the ledger database, in one place (the Raft log lives in its
+// own database, see logstore.go). Values are described beside each prefix.
+var (
+	// keyApplied -> 8-byte big-endian Raft index of the last applied entry.
+	keyApplied = []byte("m/applied")
+	// keyHead -> header encoding of the newest block.
+	keyHead = []byte("m/head")
+	// prefixBlock + height (8 bytes BE) -> block encoding.
+	prefixBlock = []byte("b/")
+	// prefixRecord + certificate ID (32) -> record JSON.
+	prefixRecord = []byte("c/")
+	// prefixIdentity + identity -> ID (32) of the self-signed record that
+	// currently holds that identity (good or suspended).
+	prefixIdentity = []byte("i/")
+	// prefixSubmitter + member + 0x00 + ID (32) -> empty.
+	prefixSubmitter = []byte("s/")
+	// prefixKey + SPKI SHA-256 (32) + ID (32) -> empty.
+	prefixKey = []byte("k/")
+	// prefixTx + tx ID (32) -> height (8 BE) + position in block (4 BE).
+	prefixTx = []byte("t/")
+)
+
+func join(parts ...[]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	out := make([]byte, 0, n)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func blockKey(height uint64) []byte           { return join(prefixBlock, u64(height)) }
+func recordKey(id certchain.Hash) []byte      { return join(prefixRecord, id[:]) }
+func identityKey(identity string) []byte      { return join(prefixIdentity, []byte(identity)) }
+func txKey(id certchain.Hash) []byte          { return join(prefixTx, id[:]) }
+func keyIndexKey(k, id certchain.Hash) []byte { return join(prefixKey, k[:], id[:]) }
+func submitterKey(member string, id certchain.Hash) []byte {
+	return join(prefixSubmitter, []byte(member), []byte{0}, id[:])
+}

@@ -1,0 +1,83 @@
+package raftstore
+
+import (
+	"github.com/certchain/certchain/certchain"
+	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the node's Prometheus metrics. With a nil Registerer they
+// are kept but not exported.
+type metrics struct {
+	txs       *prometheus.CounterVec
+	refused   *prometheus.CounterVec
+	applySec  prometheus.Histogram
+	blockSize prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
+	m := &metrics{
+		txs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "certchain_transactions_total",
+			Help: "Transactions applied to the ledger, by type and verdict (counted on every node).",
+		}, []string{"type", "verdict"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "certchain_transactions_refused_total",
+			Help: "Transactions refused by this node before reaching the ledger, by type and verdict.",
+		}, []string{"type", "verdict"}),
+		applySec: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "certchain_block_apply_seconds",
+			Help:    "Time to verify and write one block on this node.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		blockSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "certchain_block_transactions",
+			Help:    "Transactions per applied block.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
+		}),
+	}
+	if reg == nil {
+		return m
+	}
+	reg.MustRegister(m.txs, m.refused, m.applySec, m.blockSize,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "certchain_ledger_height",
+			Help: "Height of the newest applied block.",
+		}, func() float64 { return float64(n.state.Head().Height) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "certchain_raft_state",
+			Help: "Raft state of this node: 0 follower, 1 candidate, 2 leader, 3 shutdown.",
+		}, func() float64 { return float64(n.raftState()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "certchain_pending_transactions",
+			Help: "Transactions queued for the next block on this node.",
+		}, func() float64 { return float64(n.pending()) }),
+	)
+	return m
+}
+
+func (m *metrics) observeBlock(a *Applied) {
+	m.blockSize.Observe(float64(len(a.Verdicts)))
+	m.applySec.Observe(a.Elapsed.Seconds())
+	for i, v := range a.Verdicts {
+		m.txs.WithLabelValues(a.Types[i].String(), v.Code.String()).Inc()
+	}
+}
+
+func (m *metrics) edgeRefused(t certchain.TxType, c certchain.VerdictCode) {
+	m.refused.WithLabelValues(t.String(), c.String()).Inc()
+}
+
+func (n *Node) raftState() raft.RaftState {
+	if n.raft == nil {
+		return raft.Shutdown
+	}
+	return n.raft.State()
+}
+
+func (n *Node) pending() int {
+	if n.batch == nil {
+		return 0
+	}
+	return len(n.batch.queue)
+}

@@ -1,0 +1,260 @@
+package raftstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/certchain/certchain/certchain"
+	"github.com/dgraph-io/badger/v4"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures a Node. The zero value of each optional field is
+// documented beside it.
+type Config struct {
+	// ID names the node: its Raft server ID and the proposer of its blocks.
+	ID string
+	// Dir is the data directory (ledger/, raft/, snapshots/ below it).
+	Dir string
+	// RaftAddr is the Raft bind address (host:port; port 0 picks one).
+	RaftAddr string
+	// Genesis is the network's founding document.
+	Genesis *certchain.Genesis
+	// Bootstrap makes a node with no Raft state found a single-voter
+	// cluster of itself.
+	Bootstrap bool
+	// SmallMemory shrinks Badger's caches (tests, many nodes per process).
+	SmallMemory bool
+	// MaxPending bounds transactions waiting for a block; beyond it Submit
+	// answers certchain.ErrBusy. Zero: 50,000.
+	MaxPending int
+	// MaxInflight bounds proposals replicated but not yet applied. Zero: 4.
+	MaxInflight int
+	// BlockMaxBytes bounds the transaction bytes in one block. Zero: 8 MiB.
+	BlockMaxBytes int
+	// SnapshotThreshold and TrailingLogs tune log compaction (zero: Raft's
+	// defaults, 8192 and 10240).
+	SnapshotThreshold, TrailingLogs uint64
+	// RaftTimeout is Raft's heartbeat and election timeout (the leader
+	// lease is half of it). Zero: 1s, Raft's default, right for a network;
+	// loopback clusters in tests use far less.
+	RaftTimeout time.Duration
+	// ApplyTimeout bounds how long a proposal may wait to enter Raft. Zero: 10s.
+	ApplyTimeout time.Duration
+	// OnApply, if set, is called after each block is applied (on every
+	// node, in order), e.g. to refresh caches.
+	OnApply func(*Applied)
+	// Logger receives the node's logs. Nil: slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the node's metrics. Nil: none are registered.
+	Registerer prometheus.Registerer
+}
+
+func (c *Config) fillDefaults() {
+	if c.MaxPending == 0 {
+		c.MaxPending = 50_000
+	}
+	if c.MaxInflight == 0 {
+		c.MaxInflight = 4
+	}
+	if c.BlockMaxBytes == 0 {
+		c.BlockMaxBytes = 8 << 20
+	}
+	if c.ApplyTimeout == 0 {
+		c.ApplyTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Node is a validator: Raft, the Raft log in Badger, the ledger state in
+// Badger and the batcher that turns submitted transactions into blocks.
+type Node struct {
+	cfg     Config
+	state   *State
+	raft    *raft.Raft
+	trans   *raft.NetworkTransport
+	ledger  *badger.DB
+	logDB   *badger.DB
+	batch   *batcher
+	metrics *metrics
+	stop    context.CancelFunc
+}
+
+// Open starts a node on cfg.Dir, creating what is missing.
+func Open(cfg Config) (*Node, error) {
+	cfg.fillDefaults()
+	if cfg.ID == "" || cfg.Dir == "" || cfg.Genesis == nil {
+		return nil, fmt.Errorf("%w: node needs an ID, a data directory and a genesis", certchain.ErrInvalid)
+	}
+	n := &Node{cfg: cfg}
+	if err := n.open(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) open() (err error) {
+	bo := BadgerOptions{SyncWrites: true, Small: n.cfg.SmallMemory, Logger: n.cfg.Logger}
+	if n.ledger, err = OpenBadger(filepath.Join(n.cfg.Dir, "ledger"), bo); err != nil {
+		return fmt.Errorf("open ledger: %w", err)
+	}
+	if n.logDB, err = OpenBadger(filepath.Join(n.cfg.Dir, "raft"), bo); err != nil {
+		return fmt.Errorf("open raft log: %w", err)
+	}
+	if n.state, err = OpenState(n.ledger, n.cfg.Genesis); err != nil {
+		return err
+	}
+	n.metrics = newMetrics(n.cfg.Registerer, n)
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stop = cancel
+	go RunValueLogGC(ctx, n.ledger, 10*time.Minute)
+	go RunValueLogGC(ctx, n.logDB, 10*time.Minute)
+	if err := n.startRaft(); err != nil {
+		return err
+	}
+	n.batch = newBatcher(n)
+	go n.batch.run(ctx)
+	return nil
+}
+
+func (n *Node) startRaft() error {
+	hl := hclog.FromStandardLogger(slog.NewLogLogger(n.cfg.Logger.Handler(), slog.LevelWarn),
+		&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn})
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(n.cfg.ID)
+	rc.Logger = hl
+	rc.NoSnapshotRestoreOnStart = true // the state is persistent: see fsm.go
+	if t := n.cfg.RaftTimeout; t > 0 {
+		rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = t, t, t/2
+	}
+	if n.cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = n.cfg.SnapshotThreshold
+	}
+	if n.cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = n.cfg.TrailingLogs
+	}
+	snapDir := filepath.Join(n.cfg.Dir, "snapshots")
+	if err := os.MkdirAll(snapDir, 0o700); err != nil {
+		return err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(snapDir, 2, hl)
+	if err != nil {
+		return fmt.Errorf("snapshot store: %w", err)
+	}
+	if n.trans, err = newTCPTransport(n.cfg.RaftAddr, hl); err != nil {
+		return err
+	}
+	logs := NewLogStore(n.logDB)
+	f := &fsm{state: n.state, onDone: n.applied}
+	if n.raft, err = raft.NewRaft(rc, f, logs, logs, snaps, n.trans); err != nil {
+		return fmt.Errorf("start raft: %w", err)
+	}
+	return n.bootstrap(logs, snaps)
+}
+
+func newTCPTransport(addr string, hl hclog.Logger) (*raft.NetworkTransport, error) {
+	tcp, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("raft address %q: %w", addr, err)
+	}
+	ln, err := net.ListenTCP("tcp", tcp)
+	if err != nil {
+		return nil, fmt.Errorf("raft listen: %w", err)
+	}
+	layer := &tcpLayer{ln: ln}
+	return raft.NewNetworkTransportWithLogger(layer, 3, 10*time.Second, hl), nil
+}
+
+func (n *Node) bootstrap(logs raft.LogStore, snaps raft.SnapshotStore) error {
+	has, err := raft.HasExistingState(logs, logs.(raft.StableStore), snaps)
+	if err != nil || has || !n.cfg.Bootstrap {
+		return err
+	}
+	cfg := raft.Configuration{Servers: []raft.Server{{ID: raft.ServerID(n.cfg.ID), Address: n.trans.LocalAddr()}}}
+	if err := n.raft.BootstrapCluster(cfg).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	return nil
+}
+
+func (n *Node) applied(a *Applied, err error) {
+	if err != nil {
+		n.cfg.Logger.Error("apply block", "err", err)
+		return
+	}
+	if a == nil {
+		return
+	}
+	n.metrics.observeBlock(a)
+	if n.cfg.OnApply != nil {
+		n.cfg.OnApply(a)
+	}
+}
+
+// State returns the node's ledger state (for reads).
+func (n *Node) State() *State { return n.state }
+
+// ID returns the node's ID.
+func (n *Node) ID() string { return n.cfg.ID }
+
+// RaftAddr returns the address the Raft transport listens on.
+func (n *Node) RaftAddr() string { return string(n.trans.LocalAddr()) }
+
+// IsLeader reports whether this node currently orders writes.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Ready reports whether the node knows a leader and has applied every
+// entry the leader had committed when it last heard of it.
+func (n *Node) Ready() bool {
+	addr, _ := n.raft.LeaderWithID()
+	return addr != "" && n.raft.AppliedIndex() >= n.raft.CommitIndex()
+}
+
+// WaitLeader waits until the cluster has a leader.
+func (n *Node) WaitLeader(ctx context.Context) error {
+	for {
+		if addr, _ := n.raft.LeaderWithID(); addr != "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no leader: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Snapshot forces a Raft snapshot (and log compaction).
+func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+
+// Close stops the node: batcher, Raft, transport and databases, in that
+// order. Pending submissions fail with an error.
+func (n *Node) Close() error {
+	var errs []error
+	if n.stop != nil {
+		n.stop()
+	}
+	if n.raft != nil {
+		errs = append(errs, n.raft.Shutdown().Error())
+	}
+	if n.trans != nil {
+		errs = append(errs, n.trans.Close())
+	}
+	for _, db := range []*badger.DB{n.ledger, n.logDB} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,336 @@
+package raftstore
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/certchain/certchain/certchain"
+	"github.com/certchain/certchain/validator"
+	"github.com/dgraph-io/badger/v4"
+)
+
+// State is the ledger state over Badger: blocks, records, indexes, the chain
+// head and the last applied Raft index. Apply is called by one goroutine at
+// a time (the FSM); every read method is safe for concurrent use.
+type State struct {
+	db      *badger.DB
+	genesis *certchain.Genesis
+	verify  *verifier
+
+	mu      sync.RWMutex
+	head    certchain.Header
+	applied uint64
+	changed chan struct{} // closed and replaced on every applied block
+}
+
+// Applied is the outcome of applying one proposal.
+type Applied struct {
+	Header   certchain.Header
+	Hash     certchain.Hash
+	TxIDs    []certchain.Hash
+	Verdicts []certchain.Verdict
+	// Types are the transaction types, in block order.
+	Types []certchain.TxType
+	// Records are the records the block created or changed (accepted
+	// transactions only), for caches that must refresh (OCSP).
+	Records []*certchain.Record
+	// Elapsed is how long verifying and writing the block took here.
+	Elapsed time.Duration
+}
+
+// OpenState opens the ledger state in db. An empty database is initialised
+// with block 0 of g; a database made for another genesis is refused.
+func OpenState(db *badger.DB, g *certchain.Genesis) (*State, error) {
+	s := &State{db: db, genesis: g, verify: newVerifier(g), changed: make(chan struct{})}
+	if err := s.init(); err != nil {
+		return nil, err
+	}
+	return s, s.load()
+}
+
+func (s *State) init() error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		if _, err := txn.Get(keyHead); err == nil {
+			return nil
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		h := s.genesis.Header()
+		blk := certchain.Block{Header: h}
+		if err := txn.Set(blockKey(0), blk.Encode()); err != nil {
+			return err
+		}
+		return txn.Set(keyHead, h.Encode())
+	})
+}
+
+// load reads head and applied index and checks the genesis.
+func (s *State) load() error {
+	return s.db.View(func(txn *badger.Txn) error {
+		g, err := getBlock(txn, 0)
+		if err != nil {
+			return fmt.Errorf("read genesis block: %w", err)
+		}
+		if want := s.genesis.Hash(); g.Header.TxRoot != want {
+			return fmt.Errorf("%w: data directory belongs to another network (genesis %s, configured %s)",
+				certchain.ErrConflict, g.Header.TxRoot, want)
+		}
+		hb, err := getValue(txn, keyHead)
+		if err != nil {
+			return fmt.Errorf("read head: %w", err)
+		}
+		head, err := certchain.DecodeHeader(hb)
+		if err != nil {
+			return fmt.Errorf("decode head: %w", err)
+		}
+		applied := uint64(0)
+		if ab, err := getValue(txn, keyApplied); err == nil && len(ab) == 8 {
+			applied = binary.BigEndian.Uint64(ab)
+		}
+		s.mu.Lock()
+		s.head, s.applied = head, applied
+		s.mu.Unlock()
+		return nil
+	})
+}
+
+// Genesis returns the network's genesis document.
+func (s *State) Genesis() *certchain.Genesis { return s.genesis }
+
+// AppliedIndex returns the Raft index of the last applied entry.
+func (s *State) AppliedIndex() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.applied
+}
+
+// Head returns the header of the newest block.
+func (s *State) Head() certchain.Header {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.head
+}
+
+// Apply applies one Raft entry's proposal: it re-verifies every
+// transaction at the block's time, records each verdict, and writes block,
+// state and applied index in one Badger transaction. An entry at or below
+// the applied index was applied before a restart and is skipped (nil).
+func (s *State) Apply(index uint64, p *certchain.Proposal, ids []certchain.Hash) (*Applied, error) {
+	if index <= s.AppliedIndex() {
+		return nil, nil
+	}
+	start := time.Now()
+	head := s.Head()
+	at := max(p.Time, head.Time)
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	verdicts, records, err := s.decide(txn, p.Txs, ids, head.Height+1, time.Unix(0, at).UTC())
+	if err != nil {
+		return nil, err
+	}
+	blk := certchain.NewBlock(&head, p, ids, verdicts)
+	if err := writeBlock(txn, &blk, ids, index); err != nil {
+		return nil, err
+	}
+	if err := txn.Commit(); err != nil {
+		return nil, fmt.Errorf("commit block %d: %w", blk.Header.Height, err)
+	}
+	s.advance(blk.Header, index)
+	types := make([]certchain.TxType, len(p.Txs))
+	for i := range p.Txs {
+		types[i] = p.Txs[i].Type
+	}
+	return &Applied{Header: blk.Header, Hash: blk.Header.Hash(), TxIDs: ids, Verdicts: verdicts,
+		Types: types, Records: records, Elapsed: time.Since(start)}, nil
+}
+
+// Precheck decides txs against the current state at time now, exactly as a
+// block would, without writing anything. The edge uses it to refuse bad
+// transactions before they reach Raft.
+func (s *State) Precheck(txs []certchain.Tx, ids []certchain.Hash, now time.Time) ([]certchain.Verdict, error) {
+	txn := s.db.NewTransaction(true) // sees its own writes; never committed
+	defer txn.Discard()
+	verdicts, _, err := s.decide(txn, txs, ids, s.Head().Height+1, now)
+	return verdicts, err
+}
+
+// decide verifies certificates in parallel, then decides each transaction
+// in order against txn (which sees the effects of earlier ones) and writes
+// accepted effects into txn.
+func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash, height uint64, at time.Time) ([]certchain.Verdict, []*certchain.Record, error) {
+	opts := s.verify.options(at)
+	pre := s.verify.checkAll(txs, opts)
+	view := txnView{txn: txn}
+	verdicts := make([]certchain.Verdict, len(txs))
+	var changed []*certchain.Record
+	for i := range txs {
+		if dup, err := view.hasTx(ids[i]); err != nil {
+			return nil, nil, err
+		} else if dup {
+			verdicts[i] = certchain.Verdict{Code: certchain.Unchanged, Reason: "duplicate-tx: transaction is already on the ledger"}
+			continue
+		}
+		if pre[i].err != nil {
+			verdicts[i] = certchain.Verdict{Code: certchain.Rejected, Reason: pre[i].err.Error()}
+			continue
+		}
+		eff, v := validator.Decide(&txs[i], ids[i], pre[i].cert, opts, s.genesis, view, height)
+		verdicts[i] = v
+		if v.Code != certchain.Accepted {
+			continue
+		}
+		if err := writeEffect(txn, view, eff); err != nil {
+			return nil, nil, err
+		}
+		changed = append(changed, eff.Records...)
+	}
+	return verdicts, changed, nil
+}
+
+func (s *State) advance(h certchain.Header, index uint64) {
+	s.mu.Lock()
+	s.head, s.applied = h, index
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// WaitHeight blocks until a block at height h or above is applied, or ctx
+// ends.
+func (s *State) WaitHeight(ctx context.Context, h uint64) error {
+	for {
+		s.mu.RLock()
+		cur, ch := s.head.Height, s.changed
+		s.mu.RUnlock()
+		if cur >= h {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for height %d (at %d): %w", h, cur, ctx.Err())
+		}
+	}
+}
+
+// Block returns the block at height.
+func (s *State) Block(height uint64) (*certchain.Block, error) {
+	var b certchain.Block
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		b, err = getBlock(txn, height)
+		return err
+	})
+	return &b, err
+}
+
+// Record returns the record of the certificate with ID id.
+func (s *State) Record(id certchain.Hash) (*certchain.Record, error) {
+	var r *certchain.Record
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		r, err = txnView{txn: txn}.Record(id)
+		return err
+	})
+	return r, err
+}
+
+// TxLocation returns the height and position of the block that carries the
+// transaction with ID id.
+func (s *State) TxLocation(id certchain.Hash) (height uint64, pos int, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
+		v, err := getValue(txn, txKey(id))
+		if err != nil {
+			return err
+		}
+		height, pos = binary.BigEndian.Uint64(v), int(binary.BigEndian.Uint32(v[8:]))
+		return nil
+	})
+	return height, pos, err
+}
+
+func writeBlock(txn *badger.Txn, blk *certchain.Block, ids []certchain.Hash, index uint64) error {
+	h := blk.Header.Height
+	for i, id := range ids {
+		loc := binary.BigEndian.AppendUint32(u64(h), uint32(i))
+		if err := txn.Set(txKey(id), loc); err != nil {
+			return fmt.Errorf("block %d: index tx: %w", h, err)
+		}
+	}
+	for _, kv := range [][2][]byte{{blockKey(h), blk.Encode()}, {keyHead, blk.Header.Encode()}, {keyApplied, u64(index)}} {
+		if err := txn.Set(kv[0], kv[1]); err != nil {
+			return fmt.Errorf("block %d: %w", h, err)
+		}
+	}
+	return nil
+}
+
+// writeEffect stores changed records and keeps the indexes in step.
+func writeEffect(txn *badger.Txn, view txnView, eff validator.Effect) error {
+	for _, r := range eff.Records {
+		if err := putRecord(txn, view, r); err != nil {
+			return fmt.Errorf("record %s: %w", r.ID, err)
+		}
+	}
+	return nil
+}
+
+func putRecord(txn *badger.Txn, view txnView, r *certchain.Record) error {
+	isNew, err := view.absent(r.ID)
+	if err != nil {
+		return err
+	}
+	val, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	sets := [][2][]byte{{recordKey(r.ID), val}}
+	if isNew {
+		sets = append(sets, [2][]byte{submitterKey(r.Submitter, r.ID), nil}, [2][]byte{keyIndexKey(r.KeyHash, r.ID), nil})
+	}
+	for _, kv := range sets {
+		if err := txn.Set(kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	return updateIdentity(txn, view, r)
+}
+
+// updateIdentity points the identity index at r while r is current and
+// drops the entry when r stops being current (only for self-signed
+// certificates: their identity is unique).
+func updateIdentity(txn *badger.Txn, view txnView, r *certchain.Record) error {
+	if !r.SelfSigned {
+		return nil
+	}
+	if r.Status == certchain.StatusGood || r.Status == certchain.StatusSuspended {
+		return txn.Set(identityKey(r.Identity), r.ID[:])
+	}
+	cur, ok, err := view.CurrentByIdentity(r.Identity)
+	if err != nil || !ok || cur != r.ID {
+		return err
+	}
+	return txn.Delete(identityKey(r.Identity))
+}
+
+func getValue(txn *badger.Txn, key []byte) ([]byte, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, certchain.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return item.ValueCopy(nil)
+}
+
+func getBlock(txn *badger.Txn, height uint64) (certchain.Block, error) {
+	v, err := getValue(txn, blockKey(height))
+	if err != nil {
+		return certchain.Block{}, fmt.Errorf("block %d: %w", height, err)
+	}
+	return certchain.DecodeBlock(v)
+}

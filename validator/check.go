@@ -1,0 +1,119 @@
+package validator
+
+import (
+	"bytes"
+	"crypto/x509"
+	"time"
+
+	"github.com/certchain/certchain/certchain"
+)
+
+// Cert is a certificate that passed every stateless rule.
+type Cert struct {
+	X509       *x509.Certificate
+	ID         certchain.Hash // SHA-256 of the DER
+	SelfSigned bool
+	Identity   string         // see Identity
+	KeyHash    certchain.Hash // SHA-256 of RawSubjectPublicKeyInfo
+	CA         string         // CA-signed: member owning the anchor it chains to
+
+	checkedAt time.Time // Options.Now of the Check that made it
+}
+
+// input is what the certificate rules look at.
+type input struct {
+	cert       *x509.Certificate
+	opts       *Options
+	policy     certchain.Policy
+	selfIssued bool   // issuer name == subject name, byte for byte
+	identity   string // Identity(cert)
+}
+
+// certRules run in order, cheapest first; the signature or chain check
+// (the only costly one) runs last, in checkIssuer.
+var certRules = []func(*input) error{
+	checkKeyAlgorithm,
+	checkSignatureAlgorithm,
+	checkValidity,
+	checkCriticalExtensions,
+	checkCACert,
+	checkNetworkID,
+	checkIdentity,
+}
+
+// Check runs every stateless rule on the certificate der, with chain (DER
+// intermediates, issuer first) for a CA-signed one. It returns a
+// *RuleError for a certificate a rule refuses, and another error only for
+// invalid opts. It is pure and safe for concurrent use: a self-signed
+// certificate costs one parse and one signature verification.
+func Check(der []byte, chain [][]byte, opts *Options) (*Cert, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	c, err := ParseDER(der)
+	if err != nil {
+		return nil, err
+	}
+	in := &input{
+		cert: c, opts: opts, policy: opts.policy(),
+		selfIssued: bytes.Equal(c.RawIssuer, c.RawSubject), identity: Identity(c),
+	}
+	for _, rule := range certRules {
+		if err := rule(in); err != nil {
+			return nil, err
+		}
+	}
+	ca, err := checkIssuer(in, chain)
+	if err != nil {
+		return nil, err
+	}
+	return newCert(in, ca), nil
+}
+
+func newCert(in *input, ca string) *Cert {
+	c := in.cert
+	return &Cert{
+		X509: c, ID: certchain.Sum(c.Raw), SelfSigned: in.selfIssued, Identity: in.identity,
+		KeyHash: certchain.Sum(c.RawSubjectPublicKeyInfo), CA: ca, checkedAt: in.opts.Now,
+	}
+}
+
+// checkIssuer verifies the signature: with the certificate's own key if it
+// is self-issued, else through a chain to an anchor. It returns the
+// anchor's member for a CA-signed certificate.
+func checkIssuer(in *input, chain [][]byte) (string, error) {
+	if !in.selfIssued {
+		return checkChain(in, chain)
+	}
+	if len(chain) != 0 {
+		return "", ruleErr(RuleChain, "a self-signed certificate takes no chain")
+	}
+	return "", checkSelfSignature(in)
+}
+
+// Identity names the device or service c is for: its first URI subject
+// alternative name if it has one, else its subject DN (pkix.Name.String).
+func Identity(c *x509.Certificate) string {
+	if len(c.URIs) > 0 {
+		return c.URIs[0].String()
+	}
+	return c.Subject.String()
+}
+
+// Record returns the new, good ledger record of c published by tx (a
+// renewal records the certificate it replaces). Its DER aliases c.X509.Raw.
+func (c *Cert) Record(tx *certchain.Tx, txID certchain.Hash, height uint64, at time.Time) *certchain.Record {
+	x := c.X509
+	r := &certchain.Record{
+		ID: c.ID, DER: x.Raw, Serial: x.SerialNumber.Text(16),
+		Subject: x.Subject.String(), Issuer: x.Issuer.String(),
+		NotBefore: x.NotBefore.UTC(), NotAfter: x.NotAfter.UTC(),
+		SelfSigned: c.SelfSigned, Identity: c.Identity, KeyHash: c.KeyHash, CA: c.CA,
+		Submitter: tx.Submitter, Height: height, TxID: txID,
+		Status: certchain.StatusGood, StatusTime: at, StatusHeight: height,
+	}
+	if tx.Type == certchain.TxRenew {
+		r.Replaces = tx.Target
+	}
+	return r
+}

@@ -1,0 +1,169 @@
+package validator
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/certchain/certchain/certchain"
+)
+
+// View is the read side of ledger state that Decide needs. The apply step
+// implements it over a Badger transaction that sees the writes of earlier
+// transactions of the same block. Errors other than certchain.ErrNotFound
+// are storage failures, not verdicts (see DecideErr).
+type View interface {
+	// Record returns the record of certificate id, or certchain.ErrNotFound.
+	Record(id certchain.Hash) (*certchain.Record, error)
+	// CurrentByIdentity returns the self-signed record currently holding
+	// identity (good or suspended), if any.
+	CurrentByIdentity(identity string) (certchain.Hash, bool, error)
+}
+
+// Effect is what an accepted transaction changes: the records to store,
+// new or modified, as full values. A renewal stores the new record first,
+// then the superseded one.
+type Effect struct {
+	Records []*certchain.Record
+}
+
+// Decide verifies tx against state and returns its effect and verdict; see
+// DecideErr. A storage failure of view, or invalid opts, cannot be turned
+// into a verdict every node would agree on, so Decide panics on it: the
+// node must stop rather than record a different block than its peers
+// (as a Raft FSM does on an entry it cannot apply).
+func Decide(tx *certchain.Tx, txID certchain.Hash, pre *Cert, opts *Options, g *certchain.Genesis, view View, height uint64) (Effect, certchain.Verdict) {
+	eff, v, err := DecideErr(tx, txID, pre, opts, g, view, height)
+	if err != nil {
+		panic(fmt.Sprintf("validator: cannot decide transaction %s: %v", txID, err))
+	}
+	return eff, v
+}
+
+// DecideErr verifies tx against state and returns its effect and verdict.
+//
+// pre is the result of Check for tx.Cert with the same opts if the caller
+// already ran it (in parallel, before applying the block); nil, or one made
+// for other bytes or at another Now, and Decide runs Check itself. g is the
+// genesis (its member set), height the block being built and opts.Now its
+// time. The verdict is deterministic: the same inputs and state give the
+// same verdict and effect on every node. Records returned by view are
+// never modified; changed ones are copies.
+//
+// The error is non-nil only when no verdict can be given: view failed
+// (other than certchain.ErrNotFound) or opts are invalid.
+func DecideErr(tx *certchain.Tx, txID certchain.Hash, pre *Cert, opts *Options, g *certchain.Genesis, view View, height uint64) (Effect, certchain.Verdict, error) {
+	if err := opts.validate(); err != nil {
+		return Effect{}, certchain.Verdict{}, err
+	}
+	d := &decision{tx: tx, txID: txID, pre: pre, opts: opts, g: g, view: view, height: height, at: opts.Now}
+	handle, ok := handlers[tx.Type]
+	if !ok {
+		return verdict(nil, ruleErr(RuleTxType, fmt.Sprintf("unknown transaction type %s", tx.Type)))
+	}
+	return verdict(handle(d))
+}
+
+var handlers = map[certchain.TxType]func(*decision) ([]*certchain.Record, error){
+	certchain.TxPublish: (*decision).publish,
+	certchain.TxRenew:   (*decision).renew,
+	certchain.TxRevoke:  (*decision).changeStatus,
+	certchain.TxSuspend: (*decision).changeStatus,
+	certchain.TxResume:  (*decision).changeStatus,
+}
+
+// unchangedError reports a transaction already in effect.
+type unchangedError struct{ *RuleError }
+
+// verdict turns a handler's outcome into an effect and a verdict.
+func verdict(recs []*certchain.Record, err error) (Effect, certchain.Verdict, error) {
+	var (
+		unchanged *unchangedError
+		rule      *RuleError
+	)
+	switch {
+	case err == nil:
+		return Effect{Records: recs}, certchain.Verdict{Code: certchain.Accepted}, nil
+	case errors.As(err, &unchanged):
+		return Effect{}, certchain.Verdict{Code: certchain.Unchanged, Reason: unchanged.Reason()}, nil
+	case errors.As(err, &rule):
+		return Effect{}, certchain.Verdict{Code: certchain.Rejected, Reason: rule.Reason()}, nil
+	}
+	return Effect{}, certchain.Verdict{}, err
+}
+
+// decision is one transaction being decided.
+type decision struct {
+	tx     *certchain.Tx
+	txID   certchain.Hash
+	pre    *Cert
+	opts   *Options
+	g      *certchain.Genesis
+	view   View
+	height uint64
+	at     time.Time
+}
+
+// member returns the submitter's genesis membership.
+func (d *decision) member() (*certchain.Member, error) {
+	m, ok := d.g.Member(d.tx.Submitter)
+	if !ok {
+		return nil, ruleErr(RuleNotMember, fmt.Sprintf("submitter %s is not a member of the network", quoteShort(d.tx.Submitter)))
+	}
+	return m, nil
+}
+
+// target returns a copy of the record the transaction acts on.
+func (d *decision) target() (*certchain.Record, error) {
+	r, err := d.lookup(d.tx.Target)
+	if err == nil && r == nil {
+		err = ruleErr(RuleNotFound, fmt.Sprintf("certificate %s is not on the ledger", d.tx.Target))
+	}
+	return r, err
+}
+
+// lookup returns a copy of record id, or nil if there is none.
+func (d *decision) lookup(id certchain.Hash) (*certchain.Record, error) {
+	r, err := d.view.Record(id)
+	switch {
+	case errors.Is(err, certchain.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("validator: view: record %s: %w", id, err)
+	}
+	cp := *r
+	return &cp, nil
+}
+
+// cert returns the checked certificate of the transaction.
+func (d *decision) cert() (*Cert, error) {
+	if p := d.pre; p != nil && p.checkedAt.Equal(d.opts.Now) && bytes.Equal(p.X509.Raw, d.tx.Cert) {
+		return p, nil
+	}
+	return Check(d.tx.Cert, d.tx.Chain, d.opts)
+}
+
+// certID returns the ID of the transaction's certificate.
+func (d *decision) certID() certchain.Hash {
+	if d.pre != nil && bytes.Equal(d.pre.X509.Raw, d.tx.Cert) {
+		return d.pre.ID
+	}
+	return certchain.Sum(d.tx.Cert)
+}
+
+// uniqueIdentity refuses a self-signed certificate whose identity is held
+// by a current record other than holder.
+func (d *decision) uniqueIdentity(c *Cert, holder certchain.Hash) error {
+	if !c.SelfSigned {
+		return nil
+	}
+	id, ok, err := d.view.CurrentByIdentity(c.Identity)
+	switch {
+	case err != nil:
+		return fmt.Errorf("validator: view: identity %q: %w", c.Identity, err)
+	case ok && id != holder:
+		return ruleErr(RuleDuplicateIdentity, fmt.Sprintf("identity %s is held by certificate %s; renew that certificate instead", quoteShort(c.Identity), id))
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+package validator_test
+
+import (
+	"bytes"
+	"encoding/pem"
+	"strings"
+	"testing"
+
+	"github.com/certchain/certchain/validator"
+	vt "github.com/certchain/certchain/validator/validatortest"
+)
+
+func TestParsePEM(t *testing.T) {
+	n := vt.NewNetwork(t)
+	a, b := n.SelfSigned(t), n.SelfSigned(t)
+	pa, pb := string(a.PEM()), string(b.PEM())
+	key := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1, 2, 3}}))
+	withHeader := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED"}, Bytes: a.DER}))
+	broken := "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"
+	for _, tc := range []struct {
+		name   string
+		data   string
+		max    int
+		want   int // certificates returned
+		rule   string
+		detail string
+	}{
+		{name: "ok/one", data: pa, max: 1, want: 1},
+		{name: "ok/two", data: pa + pb, max: 2, want: 2},
+		{name: "ok/whitespace-around", data: "\n \t" + pa + "\r\n\n" + pb + "\n\n", max: 2, want: 2},
+		{name: "ok/crlf", data: strings.ReplaceAll(pa, "\n", "\r\n"), max: 1, want: 1},
+		{name: "ok/zero-max-means-default", data: strings.Repeat(pa, 1+validator.MaxChain), want: 1 + validator.MaxChain},
+		{name: "fail/empty", data: "", max: 1, rule: validator.RuleDER, detail: "no PEM CERTIFICATE block"},
+		{name: "fail/only-whitespace", data: " \n", max: 1, rule: validator.RuleDER, detail: "no PEM"},
+		{name: "fail/junk-before", data: "hello\n" + pa, max: 1, rule: validator.RuleDER, detail: "PEM block 1: text"},
+		{name: "fail/junk-between", data: pa + "junk\n" + pb, max: 2, rule: validator.RuleDER, detail: "PEM block 2: text"},
+		{name: "fail/junk-after", data: pa + "x", max: 2, rule: validator.RuleDER, detail: "PEM block 2: text"},
+		{name: "fail/private-key", data: pa + key, max: 2, rule: validator.RuleDER, detail: `"PRIVATE KEY"`},
+		{name: "fail/headers", data: withHeader, max: 1, rule: validator.RuleDER, detail: "1 headers"},
+		{name: "fail/too-many", data: pa + pb, max: 1, rule: validator.RuleDER, detail: "more than 1"},
+		{name: "fail/default-max", data: strings.Repeat(pa, 2+validator.MaxChain), rule: validator.RuleDER, detail: "more than 9"},
+		{name: "fail/bad-der", data: string(vt.PEM([]byte{0x30, 0x00})), max: 1, rule: validator.RuleDER, detail: "PEM block 1: not a valid DER"},
+		{name: "fail/broken-then-valid", data: broken + pa, max: 2, rule: validator.RuleDER, detail: "malformed PEM"},
+		{name: "fail/unterminated", data: strings.TrimSuffix(pa, "-----END CERTIFICATE-----\n"), max: 1, rule: validator.RuleDER, detail: "malformed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ders, err := validator.ParsePEM([]byte(tc.data), tc.max)
+			wantRule(t, err, tc.rule, tc.detail)
+			if err == nil && len(ders) != tc.want {
+				t.Fatalf("got %d certificates, want %d", len(ders), tc.want)
+			}
+			if err == nil && !bytes.Equal(ders[0], a.DER) {
+				t.Fatal("first certificate differs")
+			}
+		})
+	}
+}
