@@ -41,6 +41,8 @@ const (
 	defaultIndexCacheSize   = 64 * mib
 	defaultValueLogFileSize = 256 * mib
 
+	valueThreshold = 1 << 10
+
 	smallMemTableSize     = 16 * mib
 	smallNumMemtables     = 2
 	smallBlockCacheSize   = 16 * mib
@@ -59,6 +61,17 @@ func OpenBadger(dir string, o BadgerOptions) (*badger.DB, error) {
 	return db, nil
 }
 
+// OpenBadgerReadOnly opens an existing database for reading only (the
+// offline audit). It fails while a node holds the directory.
+func OpenBadgerReadOnly(dir string) (*badger.DB, error) {
+	opts := badgerOptions(dir, BadgerOptions{Small: true}).WithReadOnly(true)
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("raftstore: open badger %s read-only: %w", dir, err)
+	}
+	return db, nil
+}
+
 // badgerOptions translates BadgerOptions into badger.Options.
 func badgerOptions(dir string, o BadgerOptions) badger.Options {
 	logger := o.Logger
@@ -72,7 +85,11 @@ func badgerOptions(dir string, o BadgerOptions) badger.Options {
 		WithNumMemtables(defaultNumMemtables).
 		WithBlockCacheSize(defaultBlockCacheSize).
 		WithIndexCacheSize(defaultIndexCacheSize).
-		WithValueLogFileSize(defaultValueLogFileSize)
+		WithValueLogFileSize(defaultValueLogFileSize).
+		// Values above 1 KiB (records, blocks, Raft entries) live in the value
+		// log, so a block's Badger transaction holds only pointers to them and
+		// a large block still fits one transaction (see doc.go).
+		WithValueThreshold(valueThreshold)
 	if o.Small {
 		opts = smallOptions(opts)
 	}

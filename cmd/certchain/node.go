@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+)
+
+func runNode(ctx context.Context, e *env, args []string) error {
+	cfg, err := loadConfig(args, e.getenv)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return fmt.Errorf("log level: %w", err)
+	}
+	app := &App{Config: cfg, Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))}
+	if err := app.Start(); err != nil {
+		_ = app.Close()
+		return err
+	}
+	defer app.Close()
+	if app.Network != nil {
+		if err := writeClientProfile(app); err != nil {
+			return err
+		}
+	}
+	printBanner(e, app)
+	<-ctx.Done()
+	app.Logger.Info("shutting down")
+	return nil
+}
+
+// writeClientProfile tells the CLI where this development node listens and
+// where the member credentials are.
+func writeClientProfile(a *App) error {
+	nw := a.Network
+	base, err := filepath.Abs(a.Config.DataDir)
+	if err != nil {
+		return err
+	}
+	rel := func(p string) string {
+		if r, err := filepath.Rel(base, p); err == nil {
+			return r
+		}
+		return p
+	}
+	p := clientProfile{URL: a.HTTPSURL, ReadURL: a.HTTPURL, CA: rel(nw.CAFile), Member: "vendor", Members: map[string]memberCreds{}}
+	for _, name := range nw.MemberNames() {
+		cert, key := nw.MemberCert(name)
+		p.Members[name] = memberCreds{Cert: rel(cert), Key: rel(key)}
+	}
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(clientFile(a.Config.DataDir), append(b, '\n'), 0o600)
+}
+
+func printBanner(e *env, a *App) {
+	w := e.stdout
+	head := a.Node.State().Head()
+	g := a.Node.State().Genesis()
+	fmt.Fprintf(w, "certchain node %q of network %q (genesis %s)\n", a.Config.NodeID, g.NetworkID, g.Hash())
+	fmt.Fprintf(w, "  ledger:        %s (height %d)\n", a.Config.DataDir, head.Height)
+	fmt.Fprintf(w, "  https (mTLS):  %s   writes need a member client certificate\n", a.HTTPSURL)
+	if a.HTTPURL != "" {
+		fmt.Fprintf(w, "  http (reads):  %s   status, records, blocks, /metrics\n", a.HTTPURL)
+	}
+	fmt.Fprintf(w, "  raft:          %s\n", a.Node.RaftAddr())
+	if nw := a.Network; nw != nil {
+		fmt.Fprintf(w, "  credentials:   %s (network CA ca.pem, members/*.pem, ocsp.pem)\n", nw.Dir)
+		fmt.Fprintf(w, "  CLI profile:   %s (the certchain CLI run from here uses it)\n", clientFile(a.Config.DataDir))
+	}
+	fmt.Fprintln(w, "Ctrl-C stops the node.")
+}

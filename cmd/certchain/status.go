@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/certchain/certchain/api"
+	"github.com/certchain/certchain/certchain"
+)
+
+var hexID = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+
+// certID resolves a command argument: a certificate ID (64 hex digits) or
+// a certificate file (its first non-CA certificate).
+func certID(arg string) (string, error) {
+	if hexID.MatchString(arg) {
+		return strings.ToLower(arg), nil
+	}
+	items, err := readCertFile(arg)
+	if err != nil {
+		return "", err
+	}
+	if len(items) == 0 {
+		return "", fmt.Errorf("%s: no certificate", arg)
+	}
+	return certchain.Sum(items[0].der).String(), nil
+}
+
+// statusLine is one certificate's status as the node reports it.
+type statusLine struct {
+	ID string `json:"id"`
+	api.StatusView
+}
+
+func runStatus(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	var co clientOptions
+	co.bind(fs, e.getenv)
+	minHeight := fs.Uint64("min-height", 0, "wait until the node has applied this height")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return errors.New("usage: certchain status ID|FILE...")
+	}
+	c, err := co.client()
+	if err != nil {
+		return err
+	}
+	notGood := false
+	for _, arg := range fs.Args() {
+		st, err := fetchStatus(ctx, c, arg, *minHeight)
+		if err != nil {
+			return err
+		}
+		notGood = notGood || st.Status != "good"
+		printStatus(e, st, *asJSON)
+	}
+	if notGood {
+		return exitStatus(2)
+	}
+	return nil
+}
+
+func fetchStatus(ctx context.Context, c *client, arg string, minHeight uint64) (*statusLine, error) {
+	id, err := certID(arg)
+	if err != nil {
+		return nil, err
+	}
+	q := ""
+	if minHeight > 0 {
+		q = "?min_height=" + url.QueryEscape(fmt.Sprint(minHeight))
+	}
+	var st statusLine
+	err = c.do(ctx, "GET", "/v1/certificates/"+id+"/status"+q, "", nil, &st)
+	return &st, err
+}
+
+func printStatus(e *env, st *statusLine, asJSON bool) {
+	if asJSON {
+		b, _ := json.Marshal(st)
+		fmt.Fprintln(e.stdout, string(b))
+		return
+	}
+	line := st.ID + " " + st.Status
+	if st.Reason != "" {
+		line += " " + st.Reason
+	}
+	if st.StatusTime != nil && st.Status != "good" {
+		line += " since " + st.StatusTime.Format("2006-01-02T15:04:05Z")
+	}
+	fmt.Fprintln(e.stdout, line)
+}
+
+// statusCommand makes revoke, suspend and resume.
+func statusCommand(action string) func(context.Context, *env, []string) error {
+	return func(ctx context.Context, e *env, args []string) error {
+		fs := flag.NewFlagSet(action, flag.ContinueOnError)
+		var co clientOptions
+		co.bind(fs, e.getenv)
+		reason := fs.String("reason", "unspecified", "RFC 5280 reason (revoke only): keyCompromise, cessationOfOperation, ...")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
+			return fmt.Errorf("usage: certchain %s ID|FILE", action)
+		}
+		id, err := certID(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		body := "{}"
+		if action == "revoke" {
+			b, _ := json.Marshal(map[string]string{"reason": *reason})
+			body = string(b)
+		}
+		return sendTx(ctx, e, &co, "/v1/certificates/"+id+"/"+action, "application/json", body)
+	}
+}
+
+func runRenew(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("renew", flag.ContinueOnError)
+	var co clientOptions
+	co.bind(fs, e.getenv)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return errors.New("usage: certchain renew OLD(ID|FILE) NEW(FILE)")
+	}
+	old, err := certID(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	pemNew, err := os.ReadFile(fs.Arg(1))
+	if err != nil {
+		return err
+	}
+	return sendTx(ctx, e, &co, "/v1/certificates/"+old+"/renew", "application/x-pem-file", string(pemNew))
+}
+
+func sendTx(ctx context.Context, e *env, co *clientOptions, path, ct, body string) error {
+	c, err := co.client()
+	if err != nil {
+		return err
+	}
+	var resp api.TxResponse
+	if err := c.do(ctx, "POST", path, ct, strings.NewReader(body), &resp); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s is now %s (block %d, tx %s)\n", resp.Certificate, resp.Status, resp.Height, resp.Tx)
+	if resp.New != "" {
+		fmt.Fprintf(e.stdout, "successor %s is published\n", resp.New)
+	}
+	return nil
+}
