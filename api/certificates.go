@@ -67,7 +67,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	resp := publishResponse(batch.Certs, results)
+	resp := s.publishResponse(batch.Certs, results)
 	if resp.Retry == len(results) { // nothing was processed: say why, with Retry-After
 		writeError(w, results[0].Err)
 		return
@@ -97,7 +97,7 @@ func (s *Server) submit(ctx context.Context, txs []certchain.Tx) ([]raftstore.Re
 	return res, err
 }
 
-func publishResponse(certs [][]byte, results []raftstore.Result) PublishResponse {
+func (s *Server) publishResponse(certs [][]byte, results []raftstore.Result) PublishResponse {
 	resp := PublishResponse{Results: make([]PublishResult, len(results))}
 	for i, res := range results {
 		pr := PublishResult{ID: certchain.Sum(certs[i]).String(), Tx: res.TxID.String(), Height: res.Height}
@@ -113,6 +113,11 @@ func publishResponse(certs [][]byte, results []raftstore.Result) PublishResponse
 			resp.Rejected++
 		default:
 			pr.State, pr.AlreadyPublished = "published", res.Verdict.Code == certchain.Unchanged
+			if pr.AlreadyPublished { // answered without a write: point at the existing record
+				if rec, err := s.Reader.Record(certchain.Sum(certs[i])); err == nil {
+					pr.Height, pr.Tx = rec.Height, rec.TxID.String()
+				}
+			}
 			resp.Published++
 		}
 		resp.Height = max(resp.Height, pr.Height)
@@ -193,20 +198,20 @@ func (s *Server) writeTxResponse(w http.ResponseWriter, tx certchain.Tx, res raf
 
 // RecordView is the JSON form of a certificate record.
 type RecordView struct {
-	ID           string    `json:"id"`
-	PEM          string    `json:"pem"`
-	Subject      string    `json:"subject"`
-	Issuer       string    `json:"issuer"`
-	Serial       string    `json:"serial"`
-	NotBefore    time.Time `json:"not_before"`
-	NotAfter     time.Time `json:"not_after"`
-	SelfSigned   bool      `json:"self_signed"`
-	Identity     string    `json:"identity"`
-	KeySHA256    string    `json:"key_sha256"`
-	CA           string    `json:"ca,omitempty"`
-	Submitter    string    `json:"submitter"`
-	Height       uint64    `json:"height"`
-	Tx           string    `json:"tx"`
+	ID         string    `json:"id"`
+	PEM        string    `json:"pem"`
+	Subject    string    `json:"subject"`
+	Issuer     string    `json:"issuer"`
+	Serial     string    `json:"serial"`
+	NotBefore  time.Time `json:"not_before"`
+	NotAfter   time.Time `json:"not_after"`
+	SelfSigned bool      `json:"self_signed"`
+	Identity   string    `json:"identity"`
+	KeySHA256  string    `json:"key_sha256"`
+	CA         string    `json:"ca,omitempty"`
+	Submitter  string    `json:"submitter"`
+	Height     uint64    `json:"height"`
+	Tx         string    `json:"tx"`
 	StatusView
 	Replaces     string `json:"replaces,omitempty"`
 	SupersededBy string `json:"superseded_by,omitempty"`

@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/certchain/certchain/certchain"
 	"github.com/certchain/certchain/raftstore"
+	"github.com/certchain/certchain/validator"
 )
 
 // Problem is an RFC 9457 problem document.
@@ -44,14 +44,6 @@ var kinds = []struct {
 	{errTimeout, http.StatusGatewayTimeout, "timeout"},
 }
 
-// verdictKinds maps the rule slug of a rejected verdict to an error kind.
-var verdictKinds = map[string]error{
-	"not-found": certchain.ErrNotFound, "not-member": certchain.ErrUnauthorized,
-	"role": certchain.ErrUnauthorized, "unauthorized": certchain.ErrUnauthorized,
-	"state": certchain.ErrConflict, "duplicate-identity": certchain.ErrConflict,
-	"already-published": certchain.ErrConflict, "duplicate-tx": certchain.ErrConflict,
-}
-
 var (
 	errTooLarge     = errors.New("request body too large")
 	errNoClientCert = errors.New("client certificate required")
@@ -61,12 +53,7 @@ var (
 
 // verdictError turns a rejected verdict into an error of the right kind.
 func verdictError(v certchain.Verdict) error {
-	slug, _, _ := strings.Cut(v.Reason, ":")
-	kind, ok := verdictKinds[slug]
-	if !ok {
-		kind = certchain.ErrInvalid
-	}
-	return &reasonError{kind: kind, reason: v.Reason}
+	return &reasonError{kind: validator.KindOf(v.Reason), reason: v.Reason}
 }
 
 type reasonError struct {

@@ -118,10 +118,12 @@ func (r *Record) Resume(at time.Time, height uint64) error {
 	return nil
 }
 
-// Supersede marks r as replaced by the certificate next.
+// Supersede marks r as replaced by the certificate next. Only a good
+// certificate can be renewed: renewing a suspended one would let its owner
+// walk out of a suspension (resume it first).
 func (r *Record) Supersede(next Hash, at time.Time, height uint64) error {
-	if r.Status != StatusGood && r.Status != StatusSuspended {
-		return fmt.Errorf("%w: only a good or suspended certificate can be renewed; it is %s", ErrConflict, r.Status)
+	if r.Status != StatusGood {
+		return fmt.Errorf("%w: only a good certificate can be renewed; it is %s", ErrConflict, r.Status)
 	}
 	r.set(StatusSuperseded, ReasonSuperseded, at, height)
 	r.SupersededBy = next

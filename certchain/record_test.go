@@ -20,7 +20,7 @@ func TestRecordTransitions(t *testing.T) {
 		{"ok/suspend-resume", []step{{"suspend", nil, StatusSuspended}, {"resume", nil, StatusGood}}},
 		{"ok/suspend-revoke", []step{{"suspend", nil, StatusSuspended}, {"revoke", nil, StatusRevoked}}},
 		{"ok/superseded-then-revoked", []step{{"supersede", nil, StatusSuperseded}, {"revoke", nil, StatusRevoked}}},
-		{"ok/suspended-renewed", []step{{"suspend", nil, StatusSuspended}, {"supersede", nil, StatusSuperseded}}},
+		{"fail/suspended-renewed", []step{{"suspend", nil, StatusSuspended}, {"supersede", ErrConflict, StatusSuspended}}},
 		{"fail/revoked-is-terminal", []step{{"revoke", nil, StatusRevoked}, {"resume", ErrConflict, StatusRevoked},
 			{"suspend", ErrConflict, StatusRevoked}, {"revoke", ErrConflict, StatusRevoked}, {"supersede", ErrConflict, StatusRevoked}}},
 		{"fail/resume-good", []step{{"resume", ErrConflict, StatusGood}}},

@@ -186,8 +186,6 @@ func (b *batcher) deliver(batch []*pending, f raft.ApplyFuture) {
 		for i, q := range batch {
 			q.done <- indexed{q.idx, Result{TxID: q.id, Height: a.Header.Height, Verdict: a.Verdicts[i]}}
 		}
-	case error:
-		fail(batch, fmt.Errorf("%w: apply: %v", ErrOutcomeUnknown, a))
 	default:
 		fail(batch, fmt.Errorf("%w: entry was applied before a restart", ErrOutcomeUnknown))
 	}

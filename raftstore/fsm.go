@@ -23,11 +23,11 @@ func encodeProposal(p *certchain.Proposal) []byte {
 // An entry it cannot decode panics: replicas must never silently diverge.
 type fsm struct {
 	state  *State
-	onDone func(*Applied, error)
+	onDone func(*Applied)
 }
 
-// Apply implements raft.FSM. The response is *Applied (nil for an entry
-// applied before a restart) or an error.
+// Apply implements raft.FSM. The response is *Applied, or nil for an entry
+// applied before a restart.
 func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand || len(l.Data) == 0 {
 		return nil
@@ -39,11 +39,13 @@ func (f *fsm) Apply(l *raft.Log) any {
 			panic(fmt.Sprintf("raftstore: undecodable proposal at index %d: %v", l.Index, err))
 		}
 		a, err := f.state.Apply(l.Index, &p, ids)
-		if f.onDone != nil {
-			f.onDone(a, err)
-		}
 		if err != nil {
-			return err
+			// Storage failed: carrying on would skip this block here only.
+			// Stop; on restart Raft replays from the stored applied index.
+			panic(fmt.Sprintf("raftstore: cannot apply index %d: %v", l.Index, err))
+		}
+		if f.onDone != nil {
+			f.onDone(a)
 		}
 		return a
 	default:

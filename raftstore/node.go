@@ -188,11 +188,7 @@ func (n *Node) bootstrap(logs raft.LogStore, snaps raft.SnapshotStore) error {
 	return nil
 }
 
-func (n *Node) applied(a *Applied, err error) {
-	if err != nil {
-		n.cfg.Logger.Error("apply block", "err", err)
-		return
-	}
+func (n *Node) applied(a *Applied) {
 	if a == nil {
 		return
 	}

@@ -46,7 +46,11 @@ type Applied struct {
 // OpenState opens the ledger state in db. An empty database is initialised
 // with block 0 of g; a database made for another genesis is refused.
 func OpenState(db *badger.DB, g *certchain.Genesis) (*State, error) {
-	s := &State{db: db, genesis: g, verify: newVerifier(g), changed: make(chan struct{})}
+	v, err := newVerifier(g)
+	if err != nil {
+		return nil, err
+	}
+	s := &State{db: db, genesis: g, verify: v, changed: make(chan struct{})}
 	if err := s.init(); err != nil {
 		return nil, err
 	}
@@ -175,11 +179,12 @@ func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash
 			verdicts[i] = certchain.Verdict{Code: certchain.Unchanged, Reason: "duplicate-tx: transaction is already on the ledger"}
 			continue
 		}
-		if pre[i].err != nil {
-			verdicts[i] = certchain.Verdict{Code: certchain.Rejected, Reason: pre[i].err.Error()}
-			continue
+		// A failed precheck is decided again by Decide (pre = nil), so that
+		// its rule order holds: membership and idempotency come first.
+		eff, v, err := validator.DecideErr(&txs[i], ids[i], pre[i], opts, s.genesis, view, height)
+		if err != nil {
+			return nil, nil, err
 		}
-		eff, v := validator.Decide(&txs[i], ids[i], pre[i].cert, opts, s.genesis, view, height)
 		verdicts[i] = v
 		if v.Code != certchain.Accepted {
 			continue

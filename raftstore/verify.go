@@ -1,6 +1,7 @@
 package raftstore
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"time"
@@ -12,44 +13,27 @@ import (
 // verifier runs the stateless certificate checks of a batch on all cores
 // before the (sequential) state decisions.
 type verifier struct {
-	base    validator.Options // Now is set per block
-	initErr error
+	base    *validator.Options // anchors parsed once; Now is set per block
 	workers int
 }
 
-// checked is the result of validator.Check for one transaction (both nil
-// when the transaction carries no certificate).
-type checked struct {
-	cert *validator.Cert
-	err  error
-}
-
-func newVerifier(g *certchain.Genesis) *verifier {
-	v := &verifier{workers: runtime.GOMAXPROCS(0)}
+// newVerifier fails when the genesis' members or CA certificates do not
+// parse: such a node must not start.
+func newVerifier(g *certchain.Genesis) (*verifier, error) {
 	opts, err := validator.NewOptions(g, g.Time)
 	if err != nil {
-		v.initErr = err
-		return v
+		return nil, fmt.Errorf("genesis: %w", err)
 	}
-	v.base = *opts
-	return v
+	return &verifier{base: opts, workers: runtime.GOMAXPROCS(0)}, nil
 }
 
-func (v *verifier) options(at time.Time) *validator.Options {
-	o := v.base
-	o.Now = at
-	return &o
-}
+func (v *verifier) options(at time.Time) *validator.Options { return v.base.At(at) }
 
-// checkAll checks the certificate of every publish and renew in txs.
-func (v *verifier) checkAll(txs []certchain.Tx, opts *validator.Options) []checked {
-	out := make([]checked, len(txs))
-	if v.initErr != nil {
-		for i := range out {
-			out[i].err = v.initErr
-		}
-		return out
-	}
+// checkAll checks the certificate of every transaction that carries one,
+// on all cores. A certificate that fails stays nil: Decide checks it again
+// and words the verdict.
+func (v *verifier) checkAll(txs []certchain.Tx, opts *validator.Options) []*validator.Cert {
+	out := make([]*validator.Cert, len(txs))
 	next := make(chan int, len(txs))
 	for i := range txs {
 		if len(txs[i].Cert) > 0 {
@@ -61,7 +45,7 @@ func (v *verifier) checkAll(txs []certchain.Tx, opts *validator.Options) []check
 	for range min(v.workers, len(next)) {
 		wg.Go(func() {
 			for i := range next {
-				out[i].cert, out[i].err = validator.Check(txs[i].Cert, txs[i].Chain, opts)
+				out[i], _ = validator.Check(txs[i].Cert, txs[i].Chain, opts)
 			}
 		})
 	}

@@ -154,6 +154,9 @@ func TestRuleErrorText(t *testing.T) {
 	if e.Reason() != "der: bad" || e.Error() != "der: bad: x509: boom" || !errors.Is(e, cause) {
 		t.Fatalf("Reason %q Error %q", e.Reason(), e.Error())
 	}
+	if v := e.Verdict(); v.Code != certchain.Rejected || v.Reason != "der: bad" {
+		t.Fatalf("Verdict %+v", v)
+	}
 	if e := (&validator.RuleError{Rule: "der", Detail: "bad"}); e.Error() != "der: bad" {
 		t.Fatalf("Error %q", e.Error())
 	}

@@ -88,7 +88,7 @@ func verdict(recs []*certchain.Record, err error) (Effect, certchain.Verdict, er
 	case errors.As(err, &unchanged):
 		return Effect{}, certchain.Verdict{Code: certchain.Unchanged, Reason: unchanged.Reason()}, nil
 	case errors.As(err, &rule):
-		return Effect{}, certchain.Verdict{Code: certchain.Rejected, Reason: rule.Reason()}, nil
+		return Effect{}, rule.Verdict(), nil
 	}
 	return Effect{}, certchain.Verdict{}, err
 }

@@ -1,6 +1,8 @@
 package validator
 
 import (
+	"strings"
+
 	"github.com/certchain/certchain/certchain"
 )
 
@@ -69,6 +71,12 @@ func ruleErr(rule, detail string) *RuleError { return &RuleError{Rule: rule, Det
 // Reason returns "rule: detail", the deterministic form recorded in verdicts.
 func (e *RuleError) Reason() string { return e.Rule + ": " + e.Detail }
 
+// Verdict returns the rejection as a block records it (Reason, never
+// Error, which may carry library text that differs between Go versions).
+func (e *RuleError) Verdict() certchain.Verdict {
+	return certchain.Verdict{Code: certchain.Rejected, Reason: e.Reason()}
+}
+
 // Error returns "rule: detail", followed by ": cause" when there is one.
 func (e *RuleError) Error() string {
 	if e.Cause != nil {
@@ -92,3 +100,14 @@ func (e *RuleError) Kind() error {
 // Is reports whether target is the rule's kind (see Kind), so callers
 // branch with errors.Is(err, certchain.ErrInvalid) and friends.
 func (e *RuleError) Is(target error) bool { return target == e.Kind() }
+
+// KindOf returns the error kind (certchain.ErrInvalid, ErrUnauthorized,
+// ErrNotFound or ErrConflict) of a rejected verdict's reason, so an edge
+// can answer with the right status without re-running the rules.
+func KindOf(reason string) error {
+	rule, _, _ := strings.Cut(reason, ":")
+	if k, ok := ruleKinds[rule]; ok {
+		return k
+	}
+	return certchain.ErrInvalid
+}

@@ -43,7 +43,14 @@ func keyProblem(c *x509.Certificate, minRSABits int) string {
 			return fmt.Sprintf("RSA key of %d bits is not allowed (use %d to %d bits)", n, minRSABits, maxRSABits)
 		}
 	default:
-		return fmt.Sprintf("public key algorithm %s is not allowed (use ECDSA P-256/P-384, Ed25519 or RSA)", c.PublicKeyAlgorithm)
+		return fmt.Sprintf("public key algorithm %s is not allowed (use ECDSA P-256/P-384, Ed25519 or RSA)", algorithmName(c.PublicKeyAlgorithm))
 	}
 	return ""
+}
+
+func algorithmName(a x509.PublicKeyAlgorithm) string {
+	if a == x509.UnknownPublicKeyAlgorithm {
+		return "unknown"
+	}
+	return a.String()
 }

@@ -35,7 +35,7 @@ func TestKeyAlgorithm(t *testing.T) {
 		{name: "fail/rsa1024", make: self(vt.WithKey(vt.KeyRSA1024)), rule: validator.RuleKeyAlgorithm, detail: "1024 bits"},
 		{name: "fail/rsa2048-below-policy", make: self(vt.WithKey(vt.KeyRSA2048)), rule: validator.RuleKeyAlgorithm, detail: "2048 bits",
 			opts: func(o *validator.Options) { o.Policy.MinRSABits = 3072 }},
-		{name: "fail/unknown-algorithm", make: unknownKey, rule: validator.RuleKeyAlgorithm, detail: "is not allowed"},
+		{name: "fail/unknown-algorithm", make: unknownKey, rule: validator.RuleKeyAlgorithm, detail: "algorithm unknown is not allowed"},
 		{name: "fail/ca-signed-p521", make: leaf(vt.WithKey(vt.KeyP521)), rule: validator.RuleKeyAlgorithm, detail: "P-521"},
 		{name: "fail/intermediate-rsa1024", make: weakIntermediate, rule: validator.RuleKeyAlgorithm, detail: "intermediate"},
 	})

@@ -18,16 +18,16 @@ var (
 // ParsePEM decodes a bundle of PEM CERTIFICATE blocks (RFC 7468 §5) into
 // DER certificates, each valid for ParseDER. Only whitespace may surround
 // the blocks: any other text, any other block type, PEM headers, no block
-// at all, or more than max blocks is an error (rule "der"). max <= 0 means
+// at all, or more than maxCerts blocks is an error (rule "der"). maxCerts <= 0 means
 // 1+MaxChain (a leaf and its longest chain).
-func ParsePEM(data []byte, max int) ([][]byte, error) {
-	if max <= 0 {
-		max = 1 + MaxChain
+func ParsePEM(data []byte, maxCerts int) ([][]byte, error) {
+	if maxCerts <= 0 {
+		maxCerts = 1 + MaxChain
 	}
 	var out [][]byte
 	for rest := bytes.TrimLeft(data, whitespace); len(rest) > 0; rest = bytes.TrimLeft(rest, whitespace) {
-		if len(out) == max {
-			return nil, ruleErr(RuleDER, fmt.Sprintf("more than %d certificates", max))
+		if len(out) == maxCerts {
+			return nil, ruleErr(RuleDER, fmt.Sprintf("more than %d certificates", maxCerts))
 		}
 		der, next, err := nextPEM(rest, len(out))
 		if err != nil {

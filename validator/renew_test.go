@@ -26,7 +26,7 @@ func TestDecideRenew(t *testing.T) {
 	}{
 		{name: "ok/submitter", tx: renewTx(vt.Vendor, oldID, next)},
 		{name: "ok/admin", tx: renewTx(vt.Admin, oldID, next)},
-		{name: "ok/suspended", tx: renewTx(vt.Vendor, oldID, next),
+		{name: "fail/suspended", tx: renewTx(vt.Vendor, oldID, next), rule: validator.RuleState,
 			setup: func(l *ledger) { l.must(statusTx(certchain.TxSuspend, vt.Vendor, oldID, 0)) }},
 		{name: "ok/ca-signed-same-ca-any-identity", tx: renewTx(vt.CA, certchain.Sum(oldLeaf), nextLeaf),
 			setup: func(l *ledger) { l.publish(vt.CA, oldLeaf) }},

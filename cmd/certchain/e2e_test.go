@@ -344,3 +344,63 @@ func foreignCert(t *testing.T) tls.Certificate {
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
+
+// TestCASignedPublish: the "ca" member publishes what its CA signed; a
+// vendor may not, and a certificate of an unknown CA is refused.
+func TestCASignedPublish(t *testing.T) {
+	dir := t.TempDir()
+	a := startApp(t, dir)
+	key, err := pki.GenerateKey(pki.KeyP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafPEM, err := a.Network.SignWithMemberCA(key, "slice-endpoint.op-a.example", []string{"slice-endpoint.op-a.example"}, 90*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := filepath.Join(dir, "slice.pem")
+	writeFile(t, leaf, leafPEM)
+	report := filepath.Join(dir, "r.tsv")
+	if code, out := cli(t, dir, "publish", "--quiet", "--report", report, leaf); code != 2 || !strings.Contains(out, "1 rejected") {
+		t.Fatalf("vendor publishing a CA-signed certificate: exit %d %s", code, out)
+	}
+	if rep, _ := os.ReadFile(report); !strings.Contains(string(rep), "role") {
+		t.Fatalf("report: %s", rep)
+	}
+	if out := mustCLI(t, dir, "publish", "--quiet", "--as", "ca", leaf); !strings.Contains(out, "published 1 new") {
+		t.Fatalf("ca member: %s", out)
+	}
+	if out := mustCLI(t, dir, "status", leaf); !strings.Contains(out, " good") {
+		t.Fatalf("status: %s", out)
+	}
+	mustCLI(t, dir, "revoke", "--as", "ca", "--reason", "cessationOfOperation", leaf)
+	if code, out := cli(t, dir, "status", leaf); code != 2 || !strings.Contains(out, "revoked cessationOfOperation") {
+		t.Fatalf("after revoke: %s", out)
+	}
+}
+
+// TestMetricsExported: the flows show up in Prometheus' text format.
+func TestMetricsExported(t *testing.T) {
+	dir := t.TempDir()
+	a := startApp(t, dir)
+	devs := filepath.Join(t.TempDir(), "devs")
+	mustCLI(t, dir, "device", "new", "--count", "3", "--out", devs)
+	mustCLI(t, dir, "publish", "--quiet", devs)
+	resp, err := http.Get(a.HTTPURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`certchain_transactions_total{type="publish",verdict="accepted"} 3`,
+		`certchain_ledger_height 1`,
+		`certchain_block_apply_seconds_count 1`,
+		`certchain_raft_state 2`,
+		`certchain_http_requests_total{code="200",method="POST",route="/v1/certificates"} 1`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
