@@ -18,7 +18,7 @@ type testNet struct {
 	*validatortest.Network
 }
 
-func newTestNet(t *testing.T) *testNet {
+func newTestNet(t testing.TB) *testNet {
 	n := validatortest.NewNetwork(t)
 	g := *n.Genesis // validatortest dates its genesis in 2029; blocks never predate it
 	g.Time = time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
@@ -26,13 +26,13 @@ func newTestNet(t *testing.T) *testNet {
 	return &testNet{n}
 }
 
-func (n *testNet) device(t *testing.T, opts ...validatortest.Option) *validatortest.Device {
+func (n *testNet) device(t testing.TB, opts ...validatortest.Option) *validatortest.Device {
 	now := time.Now()
 	base := []validatortest.Option{validatortest.WithValidity(now.Add(-time.Hour), now.Add(365*24*time.Hour))}
 	return n.SelfSigned(t, append(base, opts...)...)
 }
 
-func openNode(t *testing.T, dir string, g *certchain.Genesis) *Node {
+func openNode(t testing.TB, dir string, g *certchain.Genesis) *Node {
 	t.Helper()
 	n, err := Open(Config{ID: "n1", Dir: dir, RaftAddr: "127.0.0.1:0", Genesis: g, Bootstrap: true, SmallMemory: true, RaftTimeout: 100 * time.Millisecond})
 	if err != nil {

@@ -69,13 +69,22 @@ func auditVerdict(e *env, blocks uint64, problem *certchain.ChainProblem) error 
 	return nil
 }
 
-func auditAPI(ctx context.Context, e *env, co *clientOptions) error {
+// fetchHead connects to the node and reads its head block.
+func fetchHead(ctx context.Context, co *clientOptions) (*client, *api.BlockView, error) {
 	c, err := co.client()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	var head api.BlockView
 	if err := c.do(ctx, "GET", "/v1/blocks/head", "", nil, &head); err != nil {
+		return nil, nil, err
+	}
+	return c, &head, nil
+}
+
+func auditAPI(ctx context.Context, e *env, co *clientOptions) error {
+	c, head, err := fetchHead(ctx, co)
+	if err != nil {
 		return err
 	}
 	headBlk, err := fetchRaw(ctx, c, head.Height)
@@ -122,12 +131,8 @@ func runHead(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c, err := co.client()
+	_, head, err := fetchHead(ctx, &co)
 	if err != nil {
-		return err
-	}
-	var head api.BlockView
-	if err := c.do(ctx, "GET", "/v1/blocks/head", "", nil, &head); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%d %s %s\n", head.Height, head.Hash, head.Time.Format("2006-01-02T15:04:05.000Z"))
