@@ -6,7 +6,7 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 
-.PHONY: all build run test test-short bench fuzz lint verify clean
+.PHONY: all build run test bench fuzz lint verify clean tools
 
 all: build
 
@@ -17,10 +17,15 @@ build:
 run: build
 	./$(BIN) node
 
-## test: every test (unit, integration on loopback, restart, tamper) + vet
-test:
+## tools: what the tests need and Debian may lack (gcc: the race detector needs cgo)
+tools:
+	@command -v gcc >/dev/null || { echo "installing gcc (race detector)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; }
+
+## test: every test (unit, integration on loopback, restart, tamper) under the race detector + vet
+test: tools
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -timeout 14m $(PKGS)
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 14m $(PKGS)
 
 ## bench: the benchmarks, BENCHCOUNT runs each (figures go to BENCHMARKS.md)
 bench:

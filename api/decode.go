@@ -73,7 +73,8 @@ func decodeCerts(mt string, body []byte, maxCerts int) (*certBatch, error) {
 		if err != nil {
 			return nil, fmt.Errorf("PEM body: %w", err)
 		}
-		return classify(ders, nil), nil
+		leaves, chain := validator.SplitChain(ders)
+		return &certBatch{Certs: leaves, Chain: chain}, nil
 	case "application/pkix-cert":
 		return &certBatch{Certs: [][]byte{body}}, nil
 	default:
@@ -102,21 +103,6 @@ func splitPEMs(certs, chain []string, maxCerts int) (*certBatch, error) {
 		return nil, fmt.Errorf("%w: no certificates in the request", certchain.ErrInvalid)
 	}
 	return &b, nil
-}
-
-// classify separates CA certificates (intermediates) from the ones to
-// publish; what cannot be parsed is kept for publishing, to be rejected
-// with its reason in the per-certificate results.
-func classify(ders [][]byte, chain [][]byte) *certBatch {
-	b := &certBatch{Chain: chain}
-	for _, d := range ders {
-		if c, err := validator.ParseDER(d); err == nil && c.IsCA {
-			b.Chain = append(b.Chain, d)
-		} else {
-			b.Certs = append(b.Certs, d)
-		}
-	}
-	return b
 }
 
 // decodeReason decodes the optional revoke reason (default unspecified).

@@ -344,6 +344,9 @@ func DecodeProposal(b []byte) (Proposal, []Hash, error) {
 		if err == nil && ok && tag != prpTagTx {
 			err = r.single(tag)
 		}
+		if err == nil && !ok && (p.Time == 0 || p.Proposer == "" || len(p.Txs) == 0) {
+			err = fmt.Errorf("%w: proposal needs a time, a proposer and transactions", ErrInvalid)
+		}
 		if err != nil || !ok {
 			return p, ids, err
 		}

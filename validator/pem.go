@@ -63,3 +63,18 @@ func nextPEM(data []byte, i int) (der, rest []byte, err error) {
 	}
 	return block.Bytes, rest, nil
 }
+
+// SplitChain separates CA certificates (the intermediates that chain the
+// others) from the end-entity certificates, keeping order. What does not
+// parse counts as an end entity, to be rejected with its reason when
+// published.
+func SplitChain(ders [][]byte) (leaves, chain [][]byte) {
+	for _, d := range ders {
+		if c, err := ParseDER(d); err == nil && c.IsCA {
+			chain = append(chain, d)
+		} else {
+			leaves = append(leaves, d)
+		}
+	}
+	return leaves, chain
+}

@@ -108,19 +108,12 @@ func readCertFile(path string) ([]item, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	var leaves []item
-	var chain [][]byte
-	for _, d := range ders {
-		if c, err := validator.ParseDER(d); err == nil && c.IsCA {
-			chain = append(chain, d)
-		} else {
-			leaves = append(leaves, item{path: path, der: d})
-		}
+	leaves, chain := validator.SplitChain(ders)
+	items := make([]item, len(leaves))
+	for i, d := range leaves {
+		items[i] = item{path: path, der: d, chain: chain}
 	}
-	for i := range leaves {
-		leaves[i].chain = chain
-	}
-	return leaves, nil
+	return items, nil
 }
 
 func chunk(items []item, n int) [][]item {
