@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 func runNode(ctx context.Context, e *env, args []string) error {
@@ -24,6 +25,11 @@ func runNode(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer app.Close()
+	waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if err := app.Node.WaitLeader(waitCtx); err != nil {
+		app.Logger.Warn("no Raft leader yet; writes answer 503 until there is one", "err", err)
+	}
+	cancel()
 	if app.Network != nil {
 		if err := writeClientProfile(app); err != nil {
 			return err
