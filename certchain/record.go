@@ -65,6 +65,10 @@ type Record struct {
 	// CA is the member whose CA certificate the certificate chains to
 	// (empty for self-signed certificates).
 	CA string `json:"ca,omitempty"`
+	// IssuerKey is the subjectPublicKey BIT STRING of the certificate's
+	// issuer (its own for self-signed): OCSP looks certificates up by its
+	// hash and the serial number.
+	IssuerKey []byte `json:"issuer_key"`
 	// Submitter is the member that published the certificate.
 	Submitter string `json:"submitter"`
 	Height    uint64 `json:"height"` // block that published it

@@ -1,7 +1,11 @@
 package raftstore
 
 import (
+	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
+	"math/big"
 
 	"github.com/certchain/certchain/certchain"
 )
@@ -26,6 +30,12 @@ var (
 	prefixKey = []byte("k/")
 	// prefixTx + tx ID (32) -> height (8 BE) + position in block (4 BE).
 	prefixTx = []byte("t/")
+	// prefixOCSP1 + SHA-1 of the issuer key (20) + serial (big-endian
+	// magnitude) -> ID (32): OCSP CertIDs hashed with SHA-1 ...
+	prefixOCSP1 = []byte("o1/")
+	// prefixOCSP256 + SHA-256 of the issuer key (32) + serial -> ID (32):
+	// ... and with SHA-256.
+	prefixOCSP256 = []byte("o2/")
 )
 
 func join(parts ...[]byte) []byte {
@@ -49,4 +59,23 @@ func txKey(id certchain.Hash) []byte          { return join(prefixTx, id[:]) }
 func keyIndexKey(k, id certchain.Hash) []byte { return join(prefixKey, k[:], id[:]) }
 func submitterKey(member string, id certchain.Hash) []byte {
 	return join(prefixSubmitter, []byte(member), []byte{0}, id[:])
+}
+
+// ocspKey is the index key of a certificate for a CertID whose issuer key
+// hash (SHA-1 or SHA-256, told apart by length) is keyHash.
+func ocspKey(keyHash, serial []byte) []byte {
+	if len(keyHash) == sha1.Size {
+		return join(prefixOCSP1, keyHash, serial)
+	}
+	return join(prefixOCSP256, keyHash, serial)
+}
+
+// ocspKeys are both index keys of r.
+func ocspKeys(r *certchain.Record) ([][]byte, error) {
+	serial, ok := new(big.Int).SetString(r.Serial, 16)
+	if !ok {
+		return nil, fmt.Errorf("record %s: serial %q is not hex", r.ID, r.Serial)
+	}
+	s1, s256 := sha1.Sum(r.IssuerKey), sha256.Sum256(r.IssuerKey)
+	return [][]byte{ocspKey(s1[:], serial.Bytes()), ocspKey(s256[:], serial.Bytes())}, nil
 }

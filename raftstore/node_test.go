@@ -2,34 +2,33 @@ package raftstore
 
 import (
 	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
 	"errors"
+	"math/big"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/certchain/certchain/certchain"
+	"github.com/certchain/certchain/validator"
 	"github.com/certchain/certchain/validator/validatortest"
 	"github.com/hashicorp/raft"
 )
 
-// testNet is a network whose certificates are valid on the real clock (the
-// node stamps blocks with time.Now).
+// testNet is a network dated on the real clock (the node stamps blocks
+// with time.Now).
 type testNet struct {
 	*validatortest.Network
 }
 
 func newTestNet(t testing.TB) *testNet {
-	n := validatortest.NewNetwork(t)
-	g := *n.Genesis // validatortest dates its genesis in 2029; blocks never predate it
-	g.Time = time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
-	n.Genesis = &g
-	return &testNet{n}
+	return &testNet{validatortest.NewNetworkAt(t, time.Now().UTC())}
 }
 
 func (n *testNet) device(t testing.TB, opts ...validatortest.Option) *validatortest.Device {
-	now := time.Now()
-	base := []validatortest.Option{validatortest.WithValidity(now.Add(-time.Hour), now.Add(365*24*time.Hour))}
-	return n.SelfSigned(t, append(base, opts...)...)
+	return n.SelfSigned(t, opts...)
 }
 
 func openNode(t testing.TB, dir string, g *certchain.Genesis) *Node {
@@ -279,4 +278,43 @@ func TestOpenRefusesAnotherNetwork(t *testing.T) {
 	if !errors.Is(err, certchain.ErrConflict) {
 		t.Fatalf("want ErrConflict, got %v", err)
 	}
+}
+
+func TestLookupOCSPBothHashes(t *testing.T) {
+	tn := newTestNet(t)
+	n := openNode(t, t.TempDir(), tn.Genesis)
+	defer n.Close()
+	d := tn.device(t)
+	leaf := tn.Leaf(t, tn.CA)
+	for _, r := range submit(t, n, publishTx(d), certchain.Tx{Type: certchain.TxPublish, Submitter: validatortest.CA, Cert: leaf.DER}) {
+		if r.Verdict.Code != certchain.Accepted {
+			t.Fatalf("publish: %+v", r.Verdict)
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		der    []byte
+		issuer *x509.Certificate
+	}{{"self-signed", d.DER, d.Cert}, {"ca-signed", leaf.DER, tn.CA.Cert}} {
+		bits := validator.IssuerKeyBits(c.issuer)
+		s1, s256 := sha1.Sum(bits), sha256.Sum256(bits)
+		serial := mustParse(t, c.der).SerialNumber
+		for _, h := range [][]byte{s1[:], s256[:]} {
+			rec, err := n.State().LookupOCSP(h, serial)
+			if err != nil || rec.ID != certchain.Sum(c.der) {
+				t.Fatalf("%s: hash len %d: %v %v", c.name, len(h), rec, err)
+			}
+		}
+		if _, err := n.State().LookupOCSP(s256[:], new(big.Int).Add(serial, big.NewInt(1))); !errors.Is(err, certchain.ErrNotFound) {
+			t.Fatalf("%s: other serial: %v", c.name, err)
+		}
+	}
+}
+
+func mustParse(t *testing.T, der []byte) *x509.Certificate {
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

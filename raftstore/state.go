@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"sync"
 	"time"
 
@@ -243,6 +244,28 @@ func (s *State) Record(id certchain.Hash) (*certchain.Record, error) {
 	return r, err
 }
 
+// LookupOCSP returns the record of the certificate with this serial
+// number whose issuer's key hashes to issuerKeyHash (SHA-1: 20 bytes,
+// SHA-256: 32), as an OCSP CertID names it; certchain.ErrNotFound if the
+// ledger has none.
+func (s *State) LookupOCSP(issuerKeyHash []byte, serial *big.Int) (*certchain.Record, error) {
+	if len(issuerKeyHash) != 20 && len(issuerKeyHash) != 32 {
+		return nil, fmt.Errorf("%w: issuer key hash of %d bytes", certchain.ErrInvalid, len(issuerKeyHash))
+	}
+	var r *certchain.Record
+	err := s.db.View(func(txn *badger.Txn) error {
+		v, err := getValue(txn, ocspKey(issuerKeyHash, serial.Bytes()))
+		if err != nil {
+			return err
+		}
+		var id certchain.Hash
+		copy(id[:], v)
+		r, err = txnView{txn: txn}.Record(id)
+		return err
+	})
+	return r, err
+}
+
 // TxLocation returns the height and position of the block that carries the
 // transaction with ID id.
 func (s *State) TxLocation(id certchain.Hash) (height uint64, pos int, err error) {
@@ -295,6 +318,13 @@ func putRecord(txn *badger.Txn, view txnView, r *certchain.Record) error {
 	sets := [][2][]byte{{recordKey(r.ID), val}}
 	if isNew {
 		sets = append(sets, [2][]byte{submitterKey(r.Submitter, r.ID), nil}, [2][]byte{keyIndexKey(r.KeyHash, r.ID), nil})
+		ok, err := ocspKeys(r)
+		if err != nil {
+			return err
+		}
+		for _, k := range ok {
+			sets = append(sets, [2][]byte{k, r.ID[:]})
+		}
 	}
 	for _, kv := range sets {
 		if err := txn.Set(kv[0], kv[1]); err != nil {

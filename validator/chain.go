@@ -20,13 +20,13 @@ import (
 // anchors of several members, the first anchor in Options.Anchors order
 // wins, so every node picks the same. The intermediates of that path must
 // meet rule "key-algorithm" too; the anchors were vetted by the genesis.
-func checkChain(in *input, chain [][]byte) (string, error) {
+func checkChain(in *input, chain [][]byte) (string, *x509.Certificate, error) {
 	if len(in.opts.Anchors) == 0 {
-		return "", ruleErr(RuleChain, "no member CA is registered: only self-signed certificates can be published")
+		return "", nil, ruleErr(RuleChain, "no member CA is registered: only self-signed certificates can be published")
 	}
 	inter, err := parseChain(chain)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	chains, err := in.cert.Verify(x509.VerifyOptions{
 		Roots:         anchorPool(in.opts.Anchors),
@@ -35,7 +35,7 @@ func checkChain(in *input, chain [][]byte) (string, error) {
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err != nil {
-		return "", chainError(err)
+		return "", nil, chainError(err)
 	}
 	return pickAnchor(in, chains)
 }
@@ -74,16 +74,17 @@ func anchorPool(anchors []Anchor) *x509.CertPool {
 	return pool
 }
 
-// pickAnchor chooses among the verified chains by anchor order.
-func pickAnchor(in *input, chains [][]*x509.Certificate) (string, error) {
+// pickAnchor chooses among the verified chains by anchor order and
+// returns the anchor's member and the leaf's issuer on that chain.
+func pickAnchor(in *input, chains [][]*x509.Certificate) (string, *x509.Certificate, error) {
 	for _, a := range in.opts.Anchors {
 		for _, ch := range chains {
 			if bytes.Equal(ch[len(ch)-1].Raw, a.Cert.Raw) {
-				return a.Member, checkIntermediateKeys(in, ch[1:len(ch)-1])
+				return a.Member, ch[1], checkIntermediateKeys(in, ch[1:len(ch)-1])
 			}
 		}
 	}
-	return "", ruleErr(RuleChain, "does not chain to a member CA certificate")
+	return "", nil, ruleErr(RuleChain, "does not chain to a member CA certificate")
 }
 
 func checkIntermediateKeys(in *input, inter []*x509.Certificate) error {

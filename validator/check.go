@@ -3,6 +3,8 @@ package validator
 import (
 	"bytes"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"time"
 
 	"github.com/certchain/certchain/certchain"
@@ -16,6 +18,10 @@ type Cert struct {
 	Identity   string         // see Identity
 	KeyHash    certchain.Hash // SHA-256 of RawSubjectPublicKeyInfo
 	CA         string         // CA-signed: member owning the anchor it chains to
+	// Issuer is the certificate that signed it: itself when self-signed,
+	// else the next certificate of the verified chain. OCSP names a
+	// certificate by its issuer's name and key hashes (RFC 6960 §4.1.1).
+	Issuer *x509.Certificate
 
 	checkedAt time.Time // Options.Now of the Check that made it
 }
@@ -63,32 +69,32 @@ func Check(der []byte, chain [][]byte, opts *Options) (*Cert, error) {
 			return nil, err
 		}
 	}
-	ca, err := checkIssuer(in, chain)
+	ca, issuer, err := checkIssuer(in, chain)
 	if err != nil {
 		return nil, err
 	}
-	return newCert(in, ca), nil
+	return newCert(in, ca, issuer), nil
 }
 
-func newCert(in *input, ca string) *Cert {
+func newCert(in *input, ca string, issuer *x509.Certificate) *Cert {
 	c := in.cert
 	return &Cert{
 		X509: c, ID: certchain.Sum(c.Raw), SelfSigned: in.selfIssued, Identity: in.identity,
-		KeyHash: certchain.Sum(c.RawSubjectPublicKeyInfo), CA: ca, checkedAt: in.opts.Now,
+		KeyHash: certchain.Sum(c.RawSubjectPublicKeyInfo), CA: ca, Issuer: issuer, checkedAt: in.opts.Now,
 	}
 }
 
 // checkIssuer verifies the signature: with the certificate's own key if it
 // is self-issued, else through a chain to an anchor. It returns the
-// anchor's member for a CA-signed certificate.
-func checkIssuer(in *input, chain [][]byte) (string, error) {
+// anchor's member for a CA-signed certificate, and the issuing certificate.
+func checkIssuer(in *input, chain [][]byte) (string, *x509.Certificate, error) {
 	if !in.selfIssued {
 		return checkChain(in, chain)
 	}
 	if len(chain) != 0 {
-		return "", ruleErr(RuleChain, "a self-signed certificate takes no chain")
+		return "", nil, ruleErr(RuleChain, "a self-signed certificate takes no chain")
 	}
-	return "", checkSelfSignature(in)
+	return "", in.cert, checkSelfSignature(in)
 }
 
 // Identity names the device or service c is for: its first URI subject
@@ -109,6 +115,7 @@ func (c *Cert) Record(tx *certchain.Tx, txID certchain.Hash, height uint64, at t
 		Subject: x.Subject.String(), Issuer: x.Issuer.String(),
 		NotBefore: x.NotBefore.UTC(), NotAfter: x.NotAfter.UTC(),
 		SelfSigned: c.SelfSigned, Identity: c.Identity, KeyHash: c.KeyHash, CA: c.CA,
+		IssuerKey: IssuerKeyBits(c.Issuer),
 		Submitter: tx.Submitter, Height: height, TxID: txID,
 		Status: certchain.StatusGood, StatusTime: at, StatusHeight: height,
 	}
@@ -116,4 +123,17 @@ func (c *Cert) Record(tx *certchain.Tx, txID certchain.Hash, height uint64, at t
 		r.Replaces = tx.Target
 	}
 	return r
+}
+
+// IssuerKeyBits returns the subjectPublicKey BIT STRING of c: what an OCSP
+// CertID's issuerKeyHash is a hash of (RFC 6960 §4.1.1).
+func IssuerKeyBits(c *x509.Certificate) []byte {
+	var spki struct {
+		Algorithm pkix.AlgorithmIdentifier
+		PublicKey asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(c.RawSubjectPublicKeyInfo, &spki); err != nil {
+		return nil // cannot happen: x509.ParseCertificate parsed it
+	}
+	return spki.PublicKey.Bytes
 }

@@ -173,10 +173,17 @@ func TestRecord(t *testing.T) {
 	want := certchain.Record{
 		ID: c.ID, DER: c.X509.Raw, Serial: c.X509.SerialNumber.Text(16), Subject: "CN=host",
 		Issuer: n.CA.Cert.Subject.String(), NotBefore: c.X509.NotBefore, NotAfter: c.X509.NotAfter,
-		Identity: "CN=host", KeyHash: c.KeyHash, CA: vt.CA, Submitter: vt.CA, Height: 7, TxID: tx.ID(),
+		Identity: "CN=host", KeyHash: c.KeyHash, CA: vt.CA, IssuerKey: validator.IssuerKeyBits(n.CA.Cert),
+		Submitter: vt.CA, Height: 7, TxID: tx.ID(),
 		Status: certchain.StatusGood, StatusTime: vt.Now, StatusHeight: 7, Replaces: tx.Target,
 	}
 	if !recordsEqual(r, &want) {
 		t.Fatalf("Record:\n got %+v\nwant %+v", *r, want)
+	}
+	if c.Issuer != n.CA.Cert && !c.Issuer.Equal(n.CA.Cert) {
+		t.Fatalf("issuer %s, want the CA", c.Issuer.Subject)
+	}
+	if len(want.IssuerKey) != 65 { // uncompressed P-256 point
+		t.Fatalf("issuer key bits: %d bytes", len(want.IssuerKey))
 	}
 }

@@ -78,10 +78,18 @@ func PEM(der []byte) []byte {
 // name constants), the default policy, and P-256 root CAs for CA and CA2.
 func NewNetwork(t testing.TB) *Network {
 	t.Helper()
-	n := &Network{NetworkID: NetworkID, Now: Now}
+	return NewNetworkAt(t, Now)
+}
+
+// NewNetworkAt is NewNetwork on a clock that reads now: certificates and
+// genesis are dated relative to it (a node under test stamps blocks with
+// the real clock).
+func NewNetworkAt(t testing.TB, now time.Time) *Network {
+	t.Helper()
+	n := &Network{NetworkID: NetworkID, Now: now}
 	n.CA = n.Root(t, CA, KeyP256)
 	n.CA2 = n.Root(t, CA2, KeyP256)
-	g := certchain.Genesis{NetworkID: NetworkID, Time: Now.Add(-365 * 24 * time.Hour)}
+	g := certchain.Genesis{NetworkID: NetworkID, Time: now.Add(-365 * 24 * time.Hour).Truncate(time.Second)}
 	for _, m := range []struct {
 		name string
 		role certchain.Role
