@@ -32,7 +32,11 @@ func sampleBlock() Block {
 }
 
 func TestTxRoundTrip(t *testing.T) {
-	for _, tx := range sampleTxs() {
+	nodeTxs := []Tx{
+		{Type: TxNodeAdd, Submitter: "admin", Node: "node2", Address: "10.0.0.2:8300", API: "https://10.0.0.2:8443", Replica: true, Time: 9},
+		{Type: TxNodeRemove, Submitter: "admin", Node: "node2", Time: 10},
+	}
+	for _, tx := range append(sampleTxs(), nodeTxs...) {
 		t.Run(tx.Type.String(), func(t *testing.T) {
 			enc := tx.Encode()
 			got, err := DecodeTx(enc)
@@ -100,7 +104,8 @@ func TestDecodeRejectsNonCanonical(t *testing.T) {
 	valid := sampleTxs()[2].Encode()
 	cases := map[string][]byte{
 		"fail/empty":          {},
-		"fail/unknown-field":  append(append([]byte{}, valid...), 0x09, 0x01, 0x00),
+		"fail/unknown-field":  append(append([]byte{}, valid...), 0x63, 0x01, 0x00),
+		"fail/replica-not-1":  {0x01, 0x01, 0x06, 0x0b, 0x01, 0x02},
 		"fail/out-of-order":   append([]byte{0x02, 0x01, 'x'}, []byte{0x01, 0x01, 0x03}...),
 		"fail/repeated-field": {0x01, 0x01, 0x03, 0x01, 0x01, 0x03},
 		"fail/zero-type":      {0x01, 0x01, 0x00},

@@ -19,11 +19,16 @@ const (
 	TxSuspend TxType = 4
 	// TxResume takes Target off hold.
 	TxResume TxType = 5
+	// TxNodeAdd records that validator Node (Raft address Address, API
+	// URL API, a voter unless Replica) is part of the cluster.
+	TxNodeAdd TxType = 6
+	// TxNodeRemove records that validator Node leaves the cluster.
+	TxNodeRemove TxType = 7
 )
 
 var txTypeNames = map[TxType]string{
 	TxPublish: "publish", TxRenew: "renew", TxRevoke: "revoke",
-	TxSuspend: "suspend", TxResume: "resume",
+	TxSuspend: "suspend", TxResume: "resume", TxNodeAdd: "node-add", TxNodeRemove: "node-remove",
 }
 
 // String returns the lowercase name used in the API and in metrics.
@@ -44,6 +49,8 @@ func (t TxType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
 //	revoke   Target, Reason
 //	suspend  Target
 //	resume   Target
+//	node-add     Node, Address, API, Replica
+//	node-remove  Node
 //
 // Submitter is the name of the member on whose behalf the transaction was
 // submitted. Time is the entry node's clock when it accepted the request;
@@ -57,6 +64,10 @@ type Tx struct {
 	Target    Hash     // certificate ID the transaction acts on
 	Reason    Reason
 	Time      int64 // unix nanoseconds
+	Node      string // validator node ID (node-add, node-remove)
+	Address   string // the node's Raft address (node-add)
+	API       string // the node's API base URL (node-add)
+	Replica   bool   // a non-voting read replica (node-add)
 }
 
 // Field tags of the Tx encoding (part of the wire format).
@@ -68,6 +79,10 @@ const (
 	txTagTarget    = 5
 	txTagReason    = 6
 	txTagTime      = 7
+	txTagNode      = 8
+	txTagAddress   = 9
+	txTagAPI       = 10
+	txTagReplica   = 11
 )
 
 // Encode returns the canonical encoding of t.
@@ -82,6 +97,12 @@ func (t *Tx) Encode() []byte {
 	w.hash(txTagTarget, t.Target)
 	w.u8(txTagReason, uint8(t.Reason))
 	w.u64(txTagTime, uint64(t.Time))
+	w.str(txTagNode, t.Node)
+	w.str(txTagAddress, t.Address)
+	w.str(txTagAPI, t.API)
+	if t.Replica {
+		w.u8(txTagReplica, 1)
+	}
 	return w.buf
 }
 
@@ -139,6 +160,18 @@ func (t *Tx) setField(tag uint64, v []byte) (err error) {
 		var x uint64
 		x, err = decodeU64(tag, v)
 		t.Time = int64(x)
+	case txTagNode:
+		t.Node, err = decodeStr(tag, v)
+	case txTagAddress:
+		t.Address, err = decodeStr(tag, v)
+	case txTagAPI:
+		t.API, err = decodeStr(tag, v)
+	case txTagReplica:
+		var x uint8
+		if x, err = decodeU8(tag, v); err == nil && x != 1 {
+			err = fmt.Errorf("%w: field %d must be 1", ErrInvalid, tag)
+		}
+		t.Replica = true
 	default:
 		err = fmt.Errorf("%w: unknown field %d", ErrInvalid, tag)
 	}

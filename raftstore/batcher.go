@@ -63,18 +63,15 @@ func newBatcher(n *Node) *batcher {
 	}
 }
 
-// Submit verifies txs against the current state, refuses what fails
-// without touching the ledger, and waits until the rest is applied. Results
-// are in the order of txs.
-func (n *Node) Submit(ctx context.Context, txs []certchain.Tx) ([]Result, error) {
-	now := time.Now()
-	for i := range txs {
-		if txs[i].Time == 0 {
-			txs[i].Time = now.UnixNano()
-		}
-	}
+// SubmitLocal verifies txs against this node's state, refuses what fails
+// without touching the ledger, and waits until the rest is applied;
+// results are in the order of txs. It does not forward: a node that is not
+// the leader answers certchain.ErrNotLeader for what passed the precheck.
+// The leader's API calls it for writes forwarded by followers.
+func (n *Node) SubmitLocal(ctx context.Context, txs []certchain.Tx) ([]Result, error) {
+	stamp(txs)
 	ids := certchain.TxIDs(txs)
-	verdicts, err := n.state.Precheck(txs, ids, now)
+	verdicts, err := n.state.Precheck(txs, ids, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("precheck: %w", err)
 	}

@@ -3,6 +3,7 @@ package raftstore
 import (
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/certchain/certchain/certchain"
 	"github.com/dgraph-io/badger/v4"
@@ -24,6 +25,11 @@ func encodeProposal(p *certchain.Proposal) []byte {
 type fsm struct {
 	state  *State
 	onDone func(*Applied)
+	// marker is a file that exists while a restore is under way; a node
+	// that finds it at start restores its latest snapshot again.
+	marker string
+	// onRestore, if set, is called after each completed restore.
+	onRestore func()
 }
 
 // Apply implements raft.FSM. The response is *Applied, or nil for an entry
@@ -60,7 +66,21 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) { return &snapshot{db: f.stat
 // snapshot.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	return f.state.restore(rc)
+	if f.marker != "" {
+		if err := os.WriteFile(f.marker, nil, 0o600); err != nil {
+			return fmt.Errorf("restore: mark: %w", err)
+		}
+	}
+	if err := f.state.restore(rc); err != nil {
+		return err
+	}
+	if f.onRestore != nil {
+		f.onRestore()
+	}
+	if f.marker == "" {
+		return nil
+	}
+	return os.Remove(f.marker)
 }
 
 // snapshot streams the ledger database as a Badger backup. The stream runs

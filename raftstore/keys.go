@@ -30,6 +30,9 @@ var (
 	prefixKey = []byte("k/")
 	// prefixTx + tx ID (32) -> height (8 BE) + position in block (4 BE).
 	prefixTx = []byte("t/")
+	// prefixNode + node ID -> NodeRecord JSON: the validator set the
+	// ledger records (desired Raft membership).
+	prefixNode = []byte("n/")
 	// prefixOCSP1 + SHA-1 of the issuer key (20) + serial (big-endian
 	// magnitude) -> ID (32): OCSP CertIDs hashed with SHA-1 ...
 	prefixOCSP1 = []byte("o1/")
@@ -55,6 +58,7 @@ func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 func blockKey(height uint64) []byte           { return join(prefixBlock, u64(height)) }
 func recordKey(id certchain.Hash) []byte      { return join(prefixRecord, id[:]) }
 func identityKey(identity string) []byte      { return join(prefixIdentity, []byte(identity)) }
+func nodeKey(id string) []byte                { return join(prefixNode, []byte(id)) }
 func txKey(id certchain.Hash) []byte          { return join(prefixTx, id[:]) }
 func keyIndexKey(k, id certchain.Hash) []byte { return join(prefixKey, k[:], id[:]) }
 func submitterKey(member string, id certchain.Hash) []byte {

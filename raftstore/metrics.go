@@ -13,6 +13,7 @@ type metrics struct {
 	refused   *prometheus.CounterVec
 	applySec  prometheus.Histogram
 	blockSize prometheus.Histogram
+	restores  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
@@ -35,11 +36,15 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 			Help:    "Transactions per applied block.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
 		}),
+		restores: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "certchain_snapshot_restores_total",
+			Help: "Raft snapshots this node installed (it had fallen behind the compacted log).",
+		}),
 	}
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(m.txs, m.refused, m.applySec, m.blockSize,
+	reg.MustRegister(m.txs, m.refused, m.applySec, m.blockSize, m.restores,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "certchain_ledger_height",
 			Help: "Height of the newest applied block.",

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -26,6 +25,22 @@ type Config struct {
 	Dir string
 	// RaftAddr is the Raft bind address (host:port; port 0 picks one).
 	RaftAddr string
+	// RaftAdvertise is the Raft address other nodes dial. Empty: the
+	// address the listener got.
+	RaftAdvertise string
+	// API is the base URL of this node's API (https://host:port), which
+	// other nodes forward writes to. Empty: this node cannot be a leader
+	// that followers forward to.
+	API string
+	// RaftTLS secures Raft traffic with mutual TLS between node
+	// certificates. Nil: plain TCP, for explicit development mode only.
+	RaftTLS *RaftTLS
+	// Forwarder sends writes a follower receives to the leader. Nil: a
+	// follower answers certchain.ErrNotLeader.
+	Forwarder Forwarder
+	// WrapStream, if set, wraps the Raft stream layer (fault injection in
+	// tests: dropping a node's traffic to partition it).
+	WrapStream func(raft.StreamLayer) raft.StreamLayer
 	// Genesis is the network's founding document.
 	Genesis *certchain.Genesis
 	// Bootstrap makes a node with no Raft state found a single-voter
@@ -83,11 +98,13 @@ type Node struct {
 	state   *State
 	raft    *raft.Raft
 	trans   *raft.NetworkTransport
+	layer   *streamLayer
 	ledger  *badger.DB
 	logDB   *badger.DB
 	batch   *batcher
 	metrics *metrics
 	stop    context.CancelFunc
+	kick    chan struct{} // wakes the membership reconciler
 }
 
 // Open starts a node on cfg.Dir, creating what is missing.
@@ -96,7 +113,7 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.ID == "" || cfg.Dir == "" || cfg.Genesis == nil {
 		return nil, fmt.Errorf("%w: node needs an ID, a data directory and a genesis", certchain.ErrInvalid)
 	}
-	n := &Node{cfg: cfg}
+	n := &Node{cfg: cfg, kick: make(chan struct{}, 1)}
 	if err := n.open(); err != nil {
 		n.Close()
 		return nil, err
@@ -125,6 +142,7 @@ func (n *Node) open() (err error) {
 	}
 	n.batch = newBatcher(n)
 	go n.batch.run(ctx)
+	go n.reconcile(ctx, n.kick)
 	return nil
 }
 
@@ -134,7 +152,11 @@ func (n *Node) startRaft() error {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(n.cfg.ID)
 	rc.Logger = hl
-	rc.NoSnapshotRestoreOnStart = true // the state is persistent: see fsm.go
+	marker := filepath.Join(n.cfg.Dir, "restoring")
+	// The state is persistent (see fsm.go), so Raft need not restore a
+	// snapshot on start, unless a restore was cut off half way.
+	_, err := os.Stat(marker)
+	rc.NoSnapshotRestoreOnStart = errors.Is(err, os.ErrNotExist)
 	if t := n.cfg.RaftTimeout; t > 0 {
 		rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = t, t, t/2
 	}
@@ -152,28 +174,20 @@ func (n *Node) startRaft() error {
 	if err != nil {
 		return fmt.Errorf("snapshot store: %w", err)
 	}
-	if n.trans, err = newTCPTransport(n.cfg.RaftAddr, hl); err != nil {
+	if n.layer, err = newStreamLayer(n.cfg.RaftAddr, n.cfg.RaftAdvertise, n.cfg.API, n.cfg.RaftTLS); err != nil {
 		return err
 	}
+	var layer raft.StreamLayer = n.layer
+	if n.cfg.WrapStream != nil {
+		layer = n.cfg.WrapStream(layer)
+	}
+	n.trans = raft.NewNetworkTransportWithLogger(layer, 3, 10*time.Second, hl)
 	logs := NewLogStore(n.logDB)
-	f := &fsm{state: n.state, onDone: n.applied}
+	f := &fsm{state: n.state, onDone: n.applied, marker: marker, onRestore: n.metrics.restores.Inc}
 	if n.raft, err = raft.NewRaft(rc, f, logs, logs, snaps, n.trans); err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	return n.bootstrap(logs, snaps)
-}
-
-func newTCPTransport(addr string, hl hclog.Logger) (*raft.NetworkTransport, error) {
-	tcp, err := net.ResolveTCPAddr("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("raft address %q: %w", addr, err)
-	}
-	ln, err := net.ListenTCP("tcp", tcp)
-	if err != nil {
-		return nil, fmt.Errorf("raft listen: %w", err)
-	}
-	layer := &tcpLayer{ln: ln}
-	return raft.NewNetworkTransportWithLogger(layer, 3, 10*time.Second, hl), nil
 }
 
 func (n *Node) bootstrap(logs raft.LogStore, snaps raft.SnapshotStore) error {
@@ -193,6 +207,9 @@ func (n *Node) applied(a *Applied) {
 		return
 	}
 	n.metrics.observeBlock(a)
+	if len(a.Nodes) > 0 {
+		n.kickReconcile()
+	}
 	if n.cfg.OnApply != nil {
 		n.cfg.OnApply(a)
 	}
@@ -204,8 +221,11 @@ func (n *Node) State() *State { return n.state }
 // ID returns the node's ID.
 func (n *Node) ID() string { return n.cfg.ID }
 
-// RaftAddr returns the address the Raft transport listens on.
-func (n *Node) RaftAddr() string { return string(n.trans.LocalAddr()) }
+// RaftAddr returns the Raft address other nodes dial.
+func (n *Node) RaftAddr() string {
+	a, _ := SplitAddress(n.trans.LocalAddr())
+	return a
+}
 
 // IsLeader reports whether this node currently orders writes.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }

@@ -40,6 +40,8 @@ type Applied struct {
 	// Records are the records the block created or changed (accepted
 	// transactions only), for caches that must refresh (OCSP).
 	Records []*certchain.Record
+	// Nodes are the validator node records the block changed.
+	Nodes []*certchain.NodeRecord
 	// Elapsed is how long verifying and writing the block took here.
 	Elapsed time.Duration
 }
@@ -134,7 +136,7 @@ func (s *State) Apply(index uint64, p *certchain.Proposal, ids []certchain.Hash)
 	at := max(p.Time, head.Time)
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	verdicts, records, err := s.decide(txn, p.Txs, ids, head.Height+1, time.Unix(0, at).UTC())
+	verdicts, eff, err := s.decide(txn, p.Txs, ids, head.Height+1, time.Unix(0, at).UTC())
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +153,7 @@ func (s *State) Apply(index uint64, p *certchain.Proposal, ids []certchain.Hash)
 		types[i] = p.Txs[i].Type
 	}
 	return &Applied{Header: blk.Header, Hash: blk.Header.Hash(), TxIDs: ids, Verdicts: verdicts,
-		Types: types, Records: records, Elapsed: time.Since(start)}, nil
+		Types: types, Records: eff.Records, Nodes: eff.Nodes, Elapsed: time.Since(start)}, nil
 }
 
 // Precheck decides txs against the current state at time now, exactly as a
@@ -167,15 +169,15 @@ func (s *State) Precheck(txs []certchain.Tx, ids []certchain.Hash, now time.Time
 // decide verifies certificates in parallel, then decides each transaction
 // in order against txn (which sees the effects of earlier ones) and writes
 // accepted effects into txn.
-func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash, height uint64, at time.Time) ([]certchain.Verdict, []*certchain.Record, error) {
+func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash, height uint64, at time.Time) ([]certchain.Verdict, validator.Effect, error) {
 	opts := s.verify.options(at)
 	pre := s.verify.checkAll(txs, opts)
 	view := txnView{txn: txn}
 	verdicts := make([]certchain.Verdict, len(txs))
-	var changed []*certchain.Record
+	var changed validator.Effect
 	for i := range txs {
 		if dup, err := view.hasTx(ids[i]); err != nil {
-			return nil, nil, err
+			return nil, changed, err
 		} else if dup {
 			verdicts[i] = certchain.Verdict{Code: certchain.Unchanged, Reason: "duplicate-tx: transaction is already on the ledger"}
 			continue
@@ -184,16 +186,17 @@ func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash
 		// its rule order holds: membership and idempotency come first.
 		eff, v, err := validator.DecideErr(&txs[i], ids[i], pre[i], opts, s.genesis, view, height)
 		if err != nil {
-			return nil, nil, err
+			return nil, changed, err
 		}
 		verdicts[i] = v
 		if v.Code != certchain.Accepted {
 			continue
 		}
 		if err := writeEffect(txn, view, eff); err != nil {
-			return nil, nil, err
+			return nil, changed, err
 		}
-		changed = append(changed, eff.Records...)
+		changed.Records = append(changed.Records, eff.Records...)
+		changed.Nodes = append(changed.Nodes, eff.Nodes...)
 	}
 	return verdicts, changed, nil
 }
@@ -266,6 +269,25 @@ func (s *State) LookupOCSP(issuerKeyHash []byte, serial *big.Int) (*certchain.Re
 	return r, err
 }
 
+// Nodes returns the validator nodes the ledger records, removed ones
+// included, in ID order.
+func (s *State) Nodes() ([]*certchain.NodeRecord, error) {
+	var out []*certchain.NodeRecord
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixNode})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n, err := txnView{txn: txn}.Node(string(it.Item().Key()[len(prefixNode):]))
+			if err != nil {
+				return err
+			}
+			out = append(out, n)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // TxLocation returns the height and position of the block that carries the
 // transaction with ID id.
 func (s *State) TxLocation(id certchain.Hash) (height uint64, pos int, err error) {
@@ -296,11 +318,21 @@ func writeBlock(txn *badger.Txn, blk *certchain.Block, ids []certchain.Hash, ind
 	return nil
 }
 
-// writeEffect stores changed records and keeps the indexes in step.
+// writeEffect stores changed records and node records and keeps the
+// indexes in step.
 func writeEffect(txn *badger.Txn, view txnView, eff validator.Effect) error {
 	for _, r := range eff.Records {
 		if err := putRecord(txn, view, r); err != nil {
 			return fmt.Errorf("record %s: %w", r.ID, err)
+		}
+	}
+	for _, n := range eff.Nodes {
+		val, err := json.Marshal(n)
+		if err == nil {
+			err = txn.Set(nodeKey(n.ID), val)
+		}
+		if err != nil {
+			return fmt.Errorf("node %s: %w", n.ID, err)
 		}
 	}
 	return nil

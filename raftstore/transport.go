@@ -1,27 +1,124 @@
 package raftstore
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
 )
 
-// tcpLayer is a raft.StreamLayer over a plain TCP listener. Mutual TLS for
-// Raft traffic between validators is the cluster's concern: it wraps this
-// layer.
-type tcpLayer struct{ ln net.Listener }
+// A Raft server address here is "host:port" or "host:port|https://api":
+// the node's Raft address and, after the bar, the base URL of its API. Raft
+// replicates its configuration, so every node knows every other node's API
+// and a follower can always forward a write to the leader's API.
+const addrSep = "|"
+
+// JoinAddress makes the Raft server address of a node.
+func JoinAddress(raftAddr, api string) raft.ServerAddress {
+	if api == "" {
+		return raft.ServerAddress(raftAddr)
+	}
+	return raft.ServerAddress(raftAddr + addrSep + api)
+}
+
+// SplitAddress returns the Raft address and API URL of a server address.
+func SplitAddress(a raft.ServerAddress) (raftAddr, api string) {
+	raftAddr, api, _ = strings.Cut(string(a), addrSep)
+	return raftAddr, api
+}
+
+// RaftTLS is the mutual TLS of Raft traffic: this node's certificate, and
+// the CA whose node certificates its peers must present.
+type RaftTLS struct {
+	Cert tls.Certificate
+	CA   *x509.CertPool
+}
+
+// VerifyNodeCert checks that certs (leaf first) is a node certificate of
+// the network: it chains to roots and allows both server and client
+// authentication. Member identity certificates are client-only, so a
+// member cannot pose as a validator.
+func VerifyNodeCert(certs []*x509.Certificate, roots *x509.CertPool) error {
+	if len(certs) == 0 {
+		return errors.New("no node certificate presented")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	for _, usage := range []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth} {
+		opts := x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{usage}}
+		if _, err := certs[0].Verify(opts); err != nil {
+			return fmt.Errorf("not a node certificate of this network: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *RaftTLS) server() *tls.Config {
+	return &tls.Config{
+		Certificates: []tls.Certificate{t.Cert}, ClientAuth: tls.RequireAnyClientCert, MinVersion: tls.VersionTLS13,
+		VerifyConnection: func(cs tls.ConnectionState) error { return VerifyNodeCert(cs.PeerCertificates, t.CA) },
+	}
+}
+
+func (t *RaftTLS) client() *tls.Config {
+	return &tls.Config{
+		Certificates: []tls.Certificate{t.Cert}, MinVersion: tls.VersionTLS13,
+		InsecureSkipVerify: true, // replaced by VerifyConnection: node certificate, whatever name was dialled
+		VerifyConnection:   func(cs tls.ConnectionState) error { return VerifyNodeCert(cs.PeerCertificates, t.CA) },
+	}
+}
+
+// streamLayer is a raft.StreamLayer over TCP, with mutual TLS unless tls
+// is nil (explicit development mode).
+type streamLayer struct {
+	ln        net.Listener
+	advertise raft.ServerAddress
+	tls       *RaftTLS
+}
+
+func newStreamLayer(bind, advertise, api string, t *RaftTLS) (*streamLayer, error) {
+	ln, err := net.Listen("tcp", bind)
+	if err != nil {
+		return nil, fmt.Errorf("raft listen: %w", err)
+	}
+	if advertise == "" {
+		advertise = ln.Addr().String()
+	}
+	if t != nil {
+		ln = tls.NewListener(ln, t.server())
+	}
+	return &streamLayer{ln: ln, advertise: JoinAddress(advertise, api), tls: t}, nil
+}
 
 // Accept implements net.Listener.
-func (l *tcpLayer) Accept() (net.Conn, error) { return l.ln.Accept() }
+func (l *streamLayer) Accept() (net.Conn, error) { return l.ln.Accept() }
 
 // Close implements net.Listener.
-func (l *tcpLayer) Close() error { return l.ln.Close() }
+func (l *streamLayer) Close() error { return l.ln.Close() }
 
-// Addr implements net.Listener.
-func (l *tcpLayer) Addr() net.Addr { return l.ln.Addr() }
+// Addr implements net.Listener: the advertised server address, which Raft
+// sends to its peers.
+func (l *streamLayer) Addr() net.Addr { return serverAddr(l.advertise) }
 
 // Dial implements raft.StreamLayer.
-func (l *tcpLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(addr), timeout)
+func (l *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	host, _ := SplitAddress(addr)
+	d := &net.Dialer{Timeout: timeout}
+	if l.tls == nil {
+		return d.Dial("tcp", host)
+	}
+	return tls.DialWithDialer(d, "tcp", host, l.tls.client())
 }
+
+// serverAddr is a raft.ServerAddress as a net.Addr.
+type serverAddr raft.ServerAddress
+
+func (a serverAddr) Network() string { return "tcp" }
+func (a serverAddr) String() string  { return string(a) }

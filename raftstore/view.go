@@ -40,6 +40,19 @@ func (v txnView) CurrentByIdentity(identity string) (certchain.Hash, bool, error
 	return id, true, nil
 }
 
+// Node implements validator.View.
+func (v txnView) Node(id string) (*certchain.NodeRecord, error) {
+	b, err := getValue(v.txn, nodeKey(id))
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", id, err)
+	}
+	var n certchain.NodeRecord
+	if err := json.Unmarshal(b, &n); err != nil {
+		return nil, fmt.Errorf("decode node %s: %w", id, err)
+	}
+	return &n, nil
+}
+
 func (v txnView) absent(id certchain.Hash) (bool, error) {
 	_, err := v.txn.Get(recordKey(id))
 	if errors.Is(err, badger.ErrKeyNotFound) {

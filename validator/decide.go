@@ -19,13 +19,17 @@ type View interface {
 	// CurrentByIdentity returns the self-signed record currently holding
 	// identity (good or suspended), if any.
 	CurrentByIdentity(identity string) (certchain.Hash, bool, error)
+	// Node returns the ledger's record of validator node id, or
+	// certchain.ErrNotFound.
+	Node(id string) (*certchain.NodeRecord, error)
 }
 
 // Effect is what an accepted transaction changes: the records to store,
-// new or modified, as full values. A renewal stores the new record first,
-// then the superseded one.
+// new or modified, as full values (a renewal stores the new record first,
+// then the superseded one), and the node records.
 type Effect struct {
 	Records []*certchain.Record
+	Nodes   []*certchain.NodeRecord
 }
 
 // Decide verifies tx against state and returns its effect and verdict; see
@@ -62,15 +66,21 @@ func DecideErr(tx *certchain.Tx, txID certchain.Hash, pre *Cert, opts *Options, 
 	if !ok {
 		return verdict(nil, ruleErr(RuleTxType, fmt.Sprintf("unknown transaction type %s", tx.Type)))
 	}
-	return verdict(handle(d))
+	eff, v, err := verdict(handle(d))
+	if v.Code == certchain.Accepted {
+		eff.Nodes = d.nodes
+	}
+	return eff, v, err
 }
 
 var handlers = map[certchain.TxType]func(*decision) ([]*certchain.Record, error){
-	certchain.TxPublish: (*decision).publish,
-	certchain.TxRenew:   (*decision).renew,
-	certchain.TxRevoke:  (*decision).changeStatus,
-	certchain.TxSuspend: (*decision).changeStatus,
-	certchain.TxResume:  (*decision).changeStatus,
+	certchain.TxPublish:    (*decision).publish,
+	certchain.TxRenew:      (*decision).renew,
+	certchain.TxRevoke:     (*decision).changeStatus,
+	certchain.TxSuspend:    (*decision).changeStatus,
+	certchain.TxResume:     (*decision).changeStatus,
+	certchain.TxNodeAdd:    (*decision).nodeAdd,
+	certchain.TxNodeRemove: (*decision).nodeRemove,
 }
 
 // unchangedError reports a transaction already in effect.
@@ -103,6 +113,7 @@ type decision struct {
 	view   View
 	height uint64
 	at     time.Time
+	nodes  []*certchain.NodeRecord // node records an accepted node transaction writes
 }
 
 // member returns the submitter's genesis membership.

@@ -28,6 +28,7 @@ const (
 
 	// Transaction rules (Decide).
 	RuleTxType            = "tx-type"            // ErrInvalid
+	RuleNode              = "node"               // ErrInvalid; also an Unchanged node-add
 	RuleReason            = "reason"             // ErrInvalid
 	RuleNotMember         = "not-member"         // ErrUnauthorized
 	RuleRole              = "role"               // ErrUnauthorized

@@ -15,7 +15,19 @@ import (
 // Decide that modified them in place would be caught by snapshot.
 type fakeView struct {
 	records map[certchain.Hash]*certchain.Record
+	nodes   map[string]*certchain.NodeRecord
 	err     error // returned by every call when set
+}
+
+func (v *fakeView) Node(id string) (*certchain.NodeRecord, error) {
+	if v.err != nil {
+		return nil, v.err
+	}
+	n, ok := v.nodes[id]
+	if !ok {
+		return nil, certchain.ErrNotFound
+	}
+	return n, nil
 }
 
 func newFakeView() *fakeView { return &fakeView{records: map[certchain.Hash]*certchain.Record{}} }
@@ -49,6 +61,13 @@ func (v *fakeView) apply(eff validator.Effect) {
 	for _, r := range eff.Records {
 		cp := *r
 		v.records[r.ID] = &cp
+	}
+	for _, n := range eff.Nodes {
+		if v.nodes == nil {
+			v.nodes = map[string]*certchain.NodeRecord{}
+		}
+		cp := *n
+		v.nodes[n.ID] = &cp
 	}
 }
 
