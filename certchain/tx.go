@@ -63,7 +63,7 @@ type Tx struct {
 	Chain     [][]byte // DER intermediates, leaf's issuer first
 	Target    Hash     // certificate ID the transaction acts on
 	Reason    Reason
-	Time      int64 // unix nanoseconds
+	Time      int64  // unix nanoseconds
 	Node      string // validator node ID (node-add, node-remove)
 	Address   string // the node's Raft address (node-add)
 	API       string // the node's API base URL (node-add)
