@@ -24,6 +24,7 @@ type Writer interface {
 // Reader reads the node's local ledger state (raftstore.State).
 type Reader interface {
 	Genesis() *certchain.Genesis
+	Nodes() ([]*certchain.NodeRecord, error)
 	Head() certchain.Header
 	Block(height uint64) (*certchain.Block, error)
 	Record(id certchain.Hash) (*certchain.Record, error)
@@ -49,6 +50,11 @@ func DefaultLimits() Limits {
 type Server struct {
 	Writer  Writer
 	Reader  Reader
+	Cluster Cluster
+	NodeID  string
+	// NodeCA verifies the node certificates of followers that forward
+	// writes. Nil: this node takes no forwarded writes.
+	NodeCA  *x509.CertPool
 	Limits  Limits
 	Metrics http.Handler // served at /metrics; nil: 404
 	Logger  *slog.Logger
@@ -60,10 +66,17 @@ type Server struct {
 	latency *prometheus.HistogramVec
 }
 
-// New returns a server over the node's writer and reader; reg receives the
-// HTTP metrics (nil: none).
-func New(w Writer, r Reader, reg prometheus.Registerer) *Server {
-	s := &Server{Writer: w, Reader: r, Limits: DefaultLimits(), Logger: slog.Default(), Now: time.Now}
+// Node is everything the API needs of a validator node (raftstore.Node).
+type Node interface {
+	Writer
+	Cluster
+	ID() string
+}
+
+// New returns a server over a node and its state; reg receives the HTTP
+// metrics (nil: none).
+func New(n Node, r Reader, reg prometheus.Registerer) *Server {
+	s := &Server{Writer: n, Reader: r, Cluster: n, NodeID: n.ID(), Limits: DefaultLimits(), Logger: slog.Default(), Now: time.Now}
 	s.members = memberIndex(r.Genesis())
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "certchain_http_requests_total", Help: "HTTP requests by route, method and status code.",
@@ -116,6 +129,10 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/blocks/head", s.head)
 		r.Get("/blocks/{height}", s.block)
 		r.Get("/blocks/{height}/raw", s.rawBlock)
+		r.Get("/cluster", s.clusterView)
+		r.Post("/cluster/nodes", s.nodeAdd)
+		r.Delete("/cluster/nodes/{id}", s.nodeRemove)
+		r.Post("/internal/submit", s.internalSubmit)
 	})
 	return r
 }

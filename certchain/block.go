@@ -32,6 +32,17 @@ func (c VerdictCode) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (c VerdictCode) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (c *VerdictCode) UnmarshalText(b []byte) error {
+	for k, n := range verdictNames {
+		if n == string(b) {
+			*c = k
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: unknown verdict %q", ErrInvalid, b)
+}
+
 // Verdict is what every node decided for one transaction of a block.
 // Reason is empty when accepted and "rule: detail" otherwise.
 type Verdict struct {

@@ -80,3 +80,20 @@ func TestStatusAt(t *testing.T) {
 		t.Fatal("revoked must stay revoked after expiry")
 	}
 }
+
+func TestTextRoundTrips(t *testing.T) {
+	for c := range verdictNames {
+		b, _ := c.MarshalText()
+		var got VerdictCode
+		if err := got.UnmarshalText(b); err != nil || got != c {
+			t.Errorf("verdict %s: %v %v", c, got, err)
+		}
+	}
+	for s := range statusNames {
+		b, _ := s.MarshalText()
+		var got Status
+		if err := got.UnmarshalText(b); err != nil || got != s {
+			t.Errorf("status %s: %v %v", s, got, err)
+		}
+	}
+}

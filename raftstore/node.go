@@ -105,6 +105,9 @@ type Node struct {
 	metrics *metrics
 	stop    context.CancelFunc
 	kick    chan struct{} // wakes the membership reconciler
+	// hadState: the node found Raft state on disk when it opened (it was
+	// part of a cluster before).
+	hadState bool
 }
 
 // Open starts a node on cfg.Dir, creating what is missing.
@@ -192,6 +195,7 @@ func (n *Node) startRaft() error {
 
 func (n *Node) bootstrap(logs raft.LogStore, snaps raft.SnapshotStore) error {
 	has, err := raft.HasExistingState(logs, logs.(raft.StableStore), snaps)
+	n.hadState = has
 	if err != nil || has || !n.cfg.Bootstrap {
 		return err
 	}
@@ -214,6 +218,10 @@ func (n *Node) applied(a *Applied) {
 		n.cfg.OnApply(a)
 	}
 }
+
+// HadState reports whether the node found Raft state when it opened: it
+// was a member of a cluster before this start.
+func (n *Node) HadState() bool { return n.hadState }
 
 // State returns the node's ledger state (for reads).
 func (n *Node) State() *State { return n.state }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,9 +29,11 @@ type App struct {
 	Logger  *slog.Logger
 	Node    *raftstore.Node
 	Network *devnet.Network // development mode only
-	// HTTPURL and HTTPSURL are where the listeners ended up.
-	HTTPURL, HTTPSURL string
+	// HTTPURL and HTTPSURL are where the listeners ended up; APIURL is what
+	// other nodes are told to use.
+	HTTPURL, HTTPSURL, APIURL string
 
+	creds   *credentials
 	servers []*http.Server
 	// small shrinks Badger's memory and raftTimeout speeds up elections
 	// (tests run several nodes on loopback).
@@ -38,81 +41,158 @@ type App struct {
 	raftTimeout time.Duration
 }
 
-// Start opens the node and its listeners.
-func (a *App) Start() error {
+// credentials are what a node proves and trusts.
+type credentials struct {
+	genesis   *certchain.Genesis
+	node      tls.Certificate // TLS server, Raft and forwarding client certificate
+	nodeCA    *x509.CertPool  // verifies other nodes' certificates
+	adminCert string          // admin client certificate for --join (PEM files)
+	adminKey  string
+}
+
+// Start opens the listeners, the node, and joins a cluster if asked to.
+func (a *App) Start(ctx context.Context) error {
 	if a.Logger == nil {
 		a.Logger = slog.Default()
 	}
-	g, serverTLS, err := a.credentials()
+	var err error
+	if a.creds, err = a.credentials(); err != nil {
+		return err
+	}
+	tlsLn, plainLn, err := a.listeners()
 	if err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.Node, err = raftstore.Open(raftstore.Config{
-		ID: a.Config.NodeID, Dir: a.Config.DataDir, RaftAddr: a.Config.RaftAddr, Genesis: g,
-		Bootstrap: a.Config.Bootstrap || a.Config.Dev(), SmallMemory: a.small, RaftTimeout: a.raftTimeout, Logger: a.Logger, Registerer: reg,
-	})
-	if err != nil {
+	if a.Node, err = raftstore.Open(a.nodeConfig(reg)); err != nil {
+		tlsLn.Close()
+		if plainLn != nil {
+			plainLn.Close()
+		}
 		return fmt.Errorf("open node: %w", err)
 	}
 	srv := api.New(a.Node, a.Node.State(), reg)
-	srv.Logger = a.Logger
+	srv.Logger, srv.NodeCA = a.Logger, a.creds.nodeCA
 	srv.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
-	return a.listen(srv.Handler(), serverTLS)
+	for _, ln := range []net.Listener{tlsLn, plainLn} {
+		if ln != nil {
+			a.serve(ln, srv.Handler())
+		}
+	}
+	switch {
+	case a.Config.Join == "":
+	case a.Node.HadState():
+		// A member restarting: it keeps serving from its own state while the
+		// re-join (needed only if its addresses changed) retries in the
+		// background; a failure there must not take a healthy node down.
+		go func() {
+			if err := a.join(context.Background()); err != nil {
+				a.Logger.Error("re-join failed; the cluster still has this node's old addresses", "err", err)
+			}
+		}()
+	default:
+		return a.join(ctx)
+	}
+	return nil
 }
 
-// credentials loads (or in development mode creates) the genesis and the
-// node's TLS configuration.
-func (a *App) credentials() (*certchain.Genesis, *tls.Config, error) {
+func (a *App) nodeConfig(reg prometheus.Registerer) raftstore.Config {
+	c := a.Config
+	cfg := raftstore.Config{
+		ID: c.NodeID, Dir: c.DataDir, RaftAddr: c.RaftAddr, RaftAdvertise: c.RaftAdvertise, API: a.APIURL,
+		Genesis: a.creds.genesis, Bootstrap: c.Join == "" && (c.Bootstrap || c.Dev()),
+		SmallMemory: a.small, RaftTimeout: a.raftTimeout, Logger: a.Logger, Registerer: reg,
+		Forwarder: &api.Forwarder{Client: a.nodeClient(), NodeID: c.NodeID},
+	}
+	if !c.RaftPlain {
+		cfg.RaftTLS = &raftstore.RaftTLS{Cert: a.creds.node, CA: a.creds.nodeCA}
+	}
+	return cfg
+}
+
+// nodeClient is the HTTPS client a node uses towards other nodes: its own
+// node certificate, trusting the node CA.
+func (a *App) nodeClient() *http.Client {
+	tc := &tls.Config{Certificates: []tls.Certificate{a.creds.node}, RootCAs: a.creds.nodeCA, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: tc, MaxIdleConnsPerHost: 16}, Timeout: time.Minute}
+}
+
+// credentials loads (or in development mode creates) the genesis, the node
+// certificate and the CA of node certificates.
+func (a *App) credentials() (*credentials, error) {
 	if !a.Config.Dev() {
 		return loadCredentials(&a.Config)
 	}
 	nw, created, err := devnet.Ensure(a.Config.NetworkDir(), devnet.Options{Now: time.Now()})
 	if err != nil {
-		return nil, nil, fmt.Errorf("development network: %w", err)
+		return nil, fmt.Errorf("development network: %w", err)
 	}
 	if created {
 		a.Logger.Info("created a development network", "dir", nw.Dir, "network_id", nw.Genesis.NetworkID)
 	}
 	a.Network = nw
-	tc, err := nw.ServerTLS()
-	return nw.Genesis, tc, err
+	cert, err := tls.LoadX509KeyPair(nw.NodeCertFile, nw.NodeKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("node certificate: %w", err)
+	}
+	adminCert, adminKey := nw.MemberCert("admin")
+	return &credentials{genesis: nw.Genesis, node: cert, nodeCA: nw.CAPool(), adminCert: adminCert, adminKey: adminKey}, nil
 }
 
-func loadCredentials(c *Config) (*certchain.Genesis, *tls.Config, error) {
+func loadCredentials(c *Config) (*credentials, error) {
 	b, err := os.ReadFile(c.Genesis)
 	if err != nil {
-		return nil, nil, fmt.Errorf("genesis: %w", err)
+		return nil, fmt.Errorf("genesis: %w", err)
 	}
 	g, err := certchain.ParseGenesis(b)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
 	if err != nil {
-		return nil, nil, fmt.Errorf("node TLS certificate: %w", err)
+		return nil, fmt.Errorf("node TLS certificate: %w", err)
 	}
-	return g, &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}, nil
+	pool, err := loadPool(c.RaftCA)
+	if err != nil {
+		return nil, err
+	}
+	return &credentials{genesis: g, node: cert, nodeCA: pool, adminCert: c.AdminCert, adminKey: c.AdminKey}, nil
 }
 
-func (a *App) listen(h http.Handler, tc *tls.Config) error {
-	ln, err := tls.Listen("tcp", a.Config.HTTPSAddr, tc)
+func loadPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
 	if err != nil {
-		return fmt.Errorf("https listener: %w", err)
+		return nil, fmt.Errorf("raft CA: %w", err)
 	}
-	a.HTTPSURL = "https://" + ln.Addr().String()
-	a.serve(ln, h)
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("raft CA %s: no PEM certificate", file)
+	}
+	return pool, nil
+}
+
+// listeners opens the TLS listener (whose address makes the default API
+// URL) and the plain-HTTP one.
+func (a *App) listeners() (tlsLn, plainLn net.Listener, err error) {
+	tc := &tls.Config{Certificates: []tls.Certificate{a.creds.node}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
+	if tlsLn, err = tls.Listen("tcp", a.Config.HTTPSAddr, tc); err != nil {
+		return nil, nil, fmt.Errorf("https listener: %w", err)
+	}
+	a.HTTPSURL = "https://" + tlsLn.Addr().String()
+	a.APIURL = a.Config.APIAdvertise
+	if a.APIURL == "" {
+		a.APIURL = a.HTTPSURL
+	}
 	if a.Config.HTTPAddr == "" || a.Config.HTTPAddr == "off" {
-		return nil
+		return tlsLn, nil, nil
 	}
-	ln, err = net.Listen("tcp", a.Config.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("http listener: %w", err)
+	if plainLn, err = net.Listen("tcp", a.Config.HTTPAddr); err != nil {
+		tlsLn.Close()
+		return nil, nil, fmt.Errorf("http listener: %w", err)
 	}
-	a.HTTPURL = "http://" + ln.Addr().String()
-	a.serve(ln, h)
-	return nil
+	a.HTTPURL = "http://" + plainLn.Addr().String()
+	return tlsLn, plainLn, nil
 }
 
 func (a *App) serve(ln net.Listener, h http.Handler) {

@@ -28,6 +28,30 @@ type Config struct {
 	HTTPSAddr string `json:"https_addr"`
 	// RaftAddr is where Raft listens for other validators.
 	RaftAddr string `json:"raft_addr"`
+	// RaftAdvertise is the Raft address other validators dial. Empty: the
+	// address Raft listens on.
+	RaftAdvertise string `json:"raft_advertise"`
+	// APIAdvertise is the https URL other validators use for this node's
+	// API (forwarded writes). Empty: https:// + the TLS listener address.
+	APIAdvertise string `json:"api_advertise"`
+	// RaftCA is the CA certificate (PEM) that signs node certificates:
+	// Raft peers and forwarding followers must present one. Empty in
+	// development mode: the generated network's CA.
+	RaftCA string `json:"raft_ca"`
+	// RaftPlain runs Raft over plain TCP: explicit development mode only.
+	RaftPlain bool `json:"raft_plain"`
+	// Join is the https URL of any running node of the cluster to join.
+	Join string `json:"join"`
+	// Voter joins as a voter (true) or a non-voting read replica.
+	Voter bool `json:"voter"`
+	// AdminCert and AdminKey are an admin member's client certificate,
+	// which authenticates the join. Empty in development mode: the
+	// generated admin.
+	AdminCert string `json:"admin_cert"`
+	AdminKey  string `json:"admin_key"`
+	// Network is the directory of a development network to use instead of
+	// DataDir/network (several local nodes sharing one network).
+	Network string `json:"network"`
 	// Genesis is the path of the network's genesis.json. Empty: development
 	// mode, a network generated on first start in DataDir/network.
 	Genesis string `json:"genesis"`
@@ -47,7 +71,7 @@ func DefaultConfig() Config {
 	return Config{
 		DataDir: "data", NodeID: "node1",
 		HTTPAddr: "127.0.0.1:8080", HTTPSAddr: "127.0.0.1:8443", RaftAddr: "127.0.0.1:8300",
-		LogLevel: "info",
+		Voter: true, LogLevel: "info",
 	}
 }
 
@@ -55,7 +79,12 @@ func DefaultConfig() Config {
 func (c *Config) Dev() bool { return c.Genesis == "" }
 
 // NetworkDir is where the development network lives.
-func (c *Config) NetworkDir() string { return filepath.Join(c.DataDir, "network") }
+func (c *Config) NetworkDir() string {
+	if c.Network != "" {
+		return c.Network
+	}
+	return filepath.Join(c.DataDir, "network")
+}
 
 // Validate checks the configuration for consistency.
 func (c *Config) Validate() error {
@@ -66,6 +95,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: https_addr and raft_addr must be set")
 	case !c.Dev() && (c.TLSCert == "" || c.TLSKey == ""):
 		return fmt.Errorf("config: with a genesis file, tls_cert and tls_key must be set")
+	case !c.Dev() && c.RaftCA == "":
+		return fmt.Errorf("config: with a genesis file, raft_ca (the CA of node certificates) must be set")
+	case !c.Dev() && c.Join != "" && (c.AdminCert == "" || c.AdminKey == ""):
+		return fmt.Errorf("config: join needs admin_cert and admin_key")
+	case c.Join != "" && c.Bootstrap:
+		return fmt.Errorf("config: a node either bootstraps a new cluster or joins one, not both")
 	}
 	return nil
 }
@@ -108,6 +143,15 @@ func bindFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "node TLS certificate (PEM)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "node TLS key (PEM)")
 	fs.BoolVar(&c.Bootstrap, "bootstrap", c.Bootstrap, "found a new cluster if this node has no Raft state")
+	fs.StringVar(&c.RaftAdvertise, "raft-advertise", c.RaftAdvertise, "Raft address other nodes dial (default: the Raft listener)")
+	fs.StringVar(&c.APIAdvertise, "api-advertise", c.APIAdvertise, "https URL other nodes use for this node's API")
+	fs.StringVar(&c.RaftCA, "raft-ca", c.RaftCA, "CA certificate of node certificates (Raft and forwarding mutual TLS)")
+	fs.BoolVar(&c.RaftPlain, "raft-plain", c.RaftPlain, "Raft over plain TCP (development only)")
+	fs.StringVar(&c.Join, "join", c.Join, "https URL of a running node to join")
+	fs.BoolVar(&c.Voter, "voter", c.Voter, "join as a voter (false: a non-voting read replica)")
+	fs.StringVar(&c.AdminCert, "admin-cert", c.AdminCert, "admin member client certificate for --join")
+	fs.StringVar(&c.AdminKey, "admin-key", c.AdminKey, "admin member client key for --join")
+	fs.StringVar(&c.Network, "network", c.Network, "development network directory to share (default: DATA/network)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 }
 
@@ -129,19 +173,25 @@ func applyEnv(c *Config, env func(string) string) error {
 	strs := map[string]*string{
 		"data_dir": &c.DataDir, "node_id": &c.NodeID, "http_addr": &c.HTTPAddr, "https_addr": &c.HTTPSAddr,
 		"raft_addr": &c.RaftAddr, "genesis": &c.Genesis, "tls_cert": &c.TLSCert, "tls_key": &c.TLSKey,
-		"log_level": &c.LogLevel,
+		"log_level": &c.LogLevel, "raft_advertise": &c.RaftAdvertise, "api_advertise": &c.APIAdvertise,
+		"raft_ca": &c.RaftCA, "join": &c.Join, "admin_cert": &c.AdminCert, "admin_key": &c.AdminKey,
+		"network": &c.Network,
 	}
 	for name, p := range strs {
 		if v := env("CERTCHAIN_" + strings.ToUpper(name)); v != "" {
 			*p = v
 		}
 	}
-	if v := env("CERTCHAIN_BOOTSTRAP"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("config: CERTCHAIN_BOOTSTRAP: %w", err)
+	bools := map[string]*bool{"bootstrap": &c.Bootstrap, "raft_plain": &c.RaftPlain, "voter": &c.Voter}
+	for name, p := range bools {
+		key := "CERTCHAIN_" + strings.ToUpper(name)
+		if v := env(key); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("config: %s: %w", key, err)
+			}
+			*p = b
 		}
-		c.Bootstrap = b
 	}
 	return nil
 }

@@ -32,7 +32,7 @@ func startApp(t *testing.T, dir string) *App {
 	cfg := DefaultConfig()
 	cfg.DataDir, cfg.HTTPAddr, cfg.HTTPSAddr, cfg.RaftAddr = dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	a := &App{Config: cfg, small: true, raftTimeout: 100 * time.Millisecond}
-	if err := a.Start(); err != nil {
+	if err := a.Start(context.Background()); err != nil {
 		t.Fatalf("start: %v", err)
 	}
 	t.Cleanup(func() { _ = a.Close() })

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -30,10 +31,19 @@ func buildBinary(t *testing.T) string {
 }
 
 // startProcess runs `certchain node` on dir with kernel-chosen loopback
-// ports and waits for its banner (written after data/client.json).
-func startProcess(t *testing.T, bin, dir string) *exec.Cmd {
+// ports (and any extra flags) and waits for its banner, which it prints
+// once it has joined, knows a leader and wrote data/client.json.
+func startProcess(t *testing.T, bin, dir string, extra ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "node", "--data", dir, "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--raft", "127.0.0.1:0", "--log-level", "warn")
+	args := append([]string{"node", "--data", dir, "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--raft", "127.0.0.1:0", "--log-level", "warn"}, extra...)
+	cmd := exec.Command(bin, args...)
+	logFile := filepath.Join(t.TempDir(), "node.log")
+	logs, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.Close()
+	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -55,12 +65,19 @@ func startProcess(t *testing.T, bin, dir string) *exec.Cmd {
 	select {
 	case ok := <-ready:
 		if !ok {
-			t.Fatal("node exited before it was ready")
+			t.Fatalf("node exited before it was ready:\n%s", tail(logFile))
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("node not ready after 30s")
+		t.Fatalf("node not ready after 30s:\n%s", tail(logFile))
 	}
 	return cmd
+}
+
+// tail returns the last lines of a log file.
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.Join(lines[max(0, len(lines)-25):], "\n")
 }
 
 // TestKill9LosesNoAcknowledgedWrite publishes batches from several

@@ -17,15 +17,17 @@ import (
 
 func runLedger(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: certchain ledger audit [--data DIR | --url URL] | certchain ledger head")
+		return errors.New("usage: certchain ledger audit [--data DIR | --url URL] | head | compare URL...")
 	}
 	switch args[0] {
 	case "audit":
 		return runAudit(ctx, e, args[1:])
 	case "head":
 		return runHead(ctx, e, args[1:])
+	case "compare":
+		return runCompare(ctx, e, args[1:])
 	}
-	return fmt.Errorf("unknown ledger command %q (audit, head)", args[0])
+	return fmt.Errorf("unknown ledger command %q (audit, head, compare)", args[0])
 }
 
 // runAudit recomputes the hash chain, offline from a stopped node's data

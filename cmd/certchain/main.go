@@ -38,7 +38,8 @@ func commands() []command {
 		{"suspend", "suspend ID|FILE: put on hold (OCSP: certificateHold)", statusCommand("suspend")},
 		{"resume", "resume ID|FILE: take off hold", statusCommand("resume")},
 		{"renew", "renew OLD NEW: publish NEW as the successor of OLD", runRenew},
-		{"ledger", "ledger audit [--data DIR | --url URL] | ledger head: check the hash chain", runLedger},
+		{"ledger", "ledger audit [--data DIR | --url URL] | head | compare URL...: check the chain, compare nodes", runLedger},
+		{"cluster", "cluster status | add ID RAFT API [--replica] | remove ID: the validator set (admin)", runCluster},
 	}
 }
 

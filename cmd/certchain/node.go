@@ -20,7 +20,7 @@ func runNode(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("log level: %w", err)
 	}
 	app := &App{Config: cfg, Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))}
-	if err := app.Start(); err != nil {
+	if err := app.Start(ctx); err != nil {
 		_ = app.Close()
 		return err
 	}

@@ -1,0 +1,163 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/certchain/certchain/certchain"
+	"github.com/certchain/certchain/raftstore"
+	"github.com/go-chi/chi/v5"
+)
+
+// Cluster is the node's side of the Raft cluster (raftstore.Node).
+type Cluster interface {
+	Servers() ([]raftstore.Server, error)
+	// SubmitLocal submits on this node without forwarding (the leader's
+	// end of a forwarded write).
+	SubmitLocal(ctx context.Context, txs []certchain.Tx) ([]raftstore.Result, error)
+}
+
+// NodeJoin is the body of POST /v1/cluster/nodes.
+type NodeJoin struct {
+	ID      string `json:"id"`
+	Raft    string `json:"raft_address"`
+	API     string `json:"api"`
+	Replica bool   `json:"replica,omitempty"`
+}
+
+// ClusterView is GET /v1/cluster: Raft's configuration as this node sees
+// it and the validator set the ledger records.
+type ClusterView struct {
+	Node    string                  `json:"node"`
+	Height  uint64                  `json:"height"`
+	Servers []raftstore.Server      `json:"servers"`
+	Ledger  []*certchain.NodeRecord `json:"ledger_nodes"`
+}
+
+// ForwardResult is one transaction's outcome as the internal submit
+// endpoint returns it to a forwarding follower.
+type ForwardResult struct {
+	Tx      string            `json:"tx"`
+	Height  uint64            `json:"height,omitempty"`
+	Verdict certchain.Verdict `json:"verdict"`
+	// Error and Kind are set when there is no verdict; Kind is the problem
+	// slug of the error (busy, not-leader, outcome-unknown, ...).
+	Error string `json:"error,omitempty"`
+	Kind  string `json:"kind,omitempty"`
+}
+
+func (s *Server) clusterView(w http.ResponseWriter, _ *http.Request) {
+	servers, err := s.Cluster.Servers()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	nodes, err := s.Reader.Nodes()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ClusterView{Node: s.NodeID, Height: s.Reader.Head().Height, Servers: servers, Ledger: nodes})
+}
+
+func (s *Server) nodeAdd(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(w, r, s.Limits.OtherBody)
+	var req NodeJoin
+	if err == nil {
+		err = decodeJSON(body, &req)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeNodeTx(w, r, certchain.Tx{Type: certchain.TxNodeAdd, Node: req.ID, Address: req.Raft, API: req.API, Replica: req.Replica})
+}
+
+func (s *Server) nodeRemove(w http.ResponseWriter, r *http.Request) {
+	s.writeNodeTx(w, r, certchain.Tx{Type: certchain.TxNodeRemove, Node: chi.URLParam(r, "id")})
+}
+
+// writeNodeTx submits a membership change as the authenticated member
+// (the ledger accepts it from admins only).
+func (s *Server) writeNodeTx(w http.ResponseWriter, r *http.Request, tx certchain.Tx) {
+	var err error
+	if tx.Submitter, err = s.member(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	results, err := s.submit(r.Context(), []certchain.Tx{tx})
+	if err == nil {
+		err = resultError(results[0])
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	res := results[0]
+	writeJSON(w, http.StatusOK, map[string]any{"height": res.Height, "tx": res.TxID.String(),
+		"verdict": res.Verdict.Code, "detail": res.Verdict.Reason})
+}
+
+// internalSubmit takes writes a follower forwards: the body is a proposal
+// encoding of the transactions (certchain.Proposal), the caller a node
+// certificate of the network. It never forwards again.
+func (s *Server) internalSubmit(w http.ResponseWriter, r *http.Request) {
+	if err := s.node(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	body, err := readBody(w, r, s.Limits.PublishBody)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	p, _, err := certchain.DecodeProposal(body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.Limits.Write)
+	defer cancel()
+	results, err := s.Cluster.SubmitLocal(ctx, p.Txs)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, forwardResults(results))
+}
+
+func forwardResults(results []raftstore.Result) []ForwardResult {
+	out := make([]ForwardResult, len(results))
+	for i, r := range results {
+		out[i] = ForwardResult{Tx: r.TxID.String(), Height: r.Height, Verdict: r.Verdict}
+		if r.Err != nil {
+			p := problemFor(r.Err)
+			out[i].Error, out[i].Kind = r.Err.Error(), p.Type[len(problemBase):]
+		}
+	}
+	return out
+}
+
+func kindOfSlug(slug string) error {
+	for _, k := range kinds {
+		if k.slug == slug {
+			return k.err
+		}
+	}
+	return raftstore.ErrOutcomeUnknown
+}
+
+// node checks that the client presented a node certificate of the
+// network (not a member's).
+func (s *Server) node(r *http.Request) error {
+	if s.NodeCA == nil {
+		return &reasonError{kind: certchain.ErrUnauthorized, reason: "this node takes no forwarded writes (no node CA configured)"}
+	}
+	if r.TLS == nil {
+		return &reasonError{kind: errNoClientCert, reason: "forwarded writes need a node certificate over mutual TLS"}
+	}
+	if err := raftstore.VerifyNodeCert(r.TLS.PeerCertificates, s.NodeCA); err != nil {
+		return &reasonError{kind: certchain.ErrUnauthorized, reason: err.Error()}
+	}
+	return nil
+}

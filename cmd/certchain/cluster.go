@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/certchain/certchain/api"
+)
+
+func runCluster(ctx context.Context, e *env, args []string) error {
+	usage := errors.New("usage: certchain cluster status | add ID RAFT-ADDR API-URL [--replica] | remove ID")
+	if len(args) == 0 {
+		return usage
+	}
+	fs := flag.NewFlagSet("cluster "+args[0], flag.ContinueOnError)
+	var co clientOptions
+	co.bind(fs, e.getenv)
+	replica := fs.Bool("replica", false, "add as a non-voting read replica")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	c, err := co.client()
+	if err != nil {
+		return err
+	}
+	switch {
+	case args[0] == "status" && fs.NArg() == 0:
+		return clusterStatus(ctx, e, c)
+	case args[0] == "add" && fs.NArg() == 3:
+		body, _ := json.Marshal(api.NodeJoin{ID: fs.Arg(0), Raft: fs.Arg(1), API: fs.Arg(2), Replica: *replica})
+		return clusterChange(ctx, e, c, "POST", "/v1/cluster/nodes", body)
+	case args[0] == "remove" && fs.NArg() == 1:
+		return clusterChange(ctx, e, c, "DELETE", "/v1/cluster/nodes/"+url.PathEscape(fs.Arg(0)), nil)
+	}
+	return usage
+}
+
+func clusterStatus(ctx context.Context, e *env, c *client) error {
+	var v api.ClusterView
+	if err := c.do(ctx, "GET", "/v1/cluster", "", nil, &v); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "asked node %s at height %d\n", v.Node, v.Height)
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tROLE\tRAFT\tAPI")
+	for _, s := range v.Servers {
+		role := map[bool]string{true: "voter", false: "replica"}[s.Voter]
+		if s.Leader {
+			role = "leader"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.ID, role, s.Raft, s.API)
+	}
+	return tw.Flush()
+}
+
+func clusterChange(ctx context.Context, e *env, c *client, method, path string, body []byte) error {
+	var out struct {
+		Height  uint64 `json:"height"`
+		Tx      string `json:"tx"`
+		Verdict string `json:"verdict"`
+		Detail  string `json:"detail"`
+	}
+	if err := c.do(ctx, method, path, "application/json", bytes.NewReader(body), &out); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s at height %d (tx %s) %s\n", out.Verdict, out.Height, out.Tx, out.Detail)
+	return nil
+}
+
+// runCompare prints the head of each node and whether they agree: heads at
+// different heights are compared at the lowest common height.
+func runCompare(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("ledger compare", flag.ContinueOnError)
+	var co clientOptions
+	co.bind(fs, e.getenv)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return errors.New("usage: certchain ledger compare URL...")
+	}
+	return printCompare(ctx, e, &co, fetchHeads(ctx, &co, fs.Args()))
+}
+
+type nodeHead struct {
+	url  string
+	head *api.BlockView
+	err  error
+}
+
+func fetchHeads(ctx context.Context, co *clientOptions, urls []string) []nodeHead {
+	var out []nodeHead
+	for _, u := range urls {
+		o := *co
+		o.url = u
+		_, h, err := fetchHead(ctx, &o)
+		out = append(out, nodeHead{url: u, head: h, err: err})
+	}
+	return out
+}
+
+func printCompare(ctx context.Context, e *env, co *clientOptions, heads []nodeHead) error {
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tHEIGHT\tHASH")
+	low := ^uint64(0)
+	for _, h := range heads {
+		if h.err != nil {
+			fmt.Fprintf(tw, "%s\t-\tunreachable: %v\n", h.url, h.err)
+			continue
+		}
+		low = min(low, h.head.Height)
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", h.url, h.head.Height, h.head.Hash)
+	}
+	tw.Flush()
+	hashes := map[string][]string{}
+	for _, h := range heads {
+		if h.err == nil {
+			hash, err := blockHashAt(ctx, co, h.url, low)
+			if err != nil {
+				return err
+			}
+			hashes[hash] = append(hashes[hash], h.url)
+		}
+	}
+	if len(hashes) > 1 {
+		fmt.Fprintf(e.stdout, "DIVERGED at height %d: %v\n", low, hashes)
+		return exitStatus(2)
+	}
+	fmt.Fprintf(e.stdout, "agree up to height %d\n", low)
+	if reachable := len(heads) - countErr(heads); reachable < len(heads) {
+		return exitStatus(2)
+	}
+	return nil
+}
+
+func countErr(heads []nodeHead) int {
+	n := 0
+	for _, h := range heads {
+		if h.err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+func blockHashAt(ctx context.Context, co *clientOptions, u string, h uint64) (string, error) {
+	o := *co
+	o.url = u
+	c, err := o.client()
+	if err != nil {
+		return "", err
+	}
+	var b api.BlockView
+	if err := c.do(ctx, "GET", fmt.Sprintf("/v1/blocks/%d", h), "", nil, &b); err != nil {
+		return "", fmt.Errorf("%s: %w", u, err)
+	}
+	return strings.ToLower(b.Hash), nil
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// procCluster is three `certchain node` processes sharing one development
+// network: node1 founds the cluster, node2 and node3 join it over mutual
+// TLS as the admin.
+type procCluster struct {
+	t       *testing.T
+	bin     string
+	dirs    []string
+	procs   []*exec.Cmd
+	started []bool
+}
+
+func startProcCluster(t *testing.T) *procCluster {
+	c := &procCluster{t: t, bin: buildBinary(t)}
+	for range 3 {
+		c.dirs = append(c.dirs, t.TempDir())
+	}
+	c.procs, c.started = make([]*exec.Cmd, 3), make([]bool, 3)
+	c.start(0)
+	c.start(1)
+	c.start(2)
+	return c
+}
+
+func (c *procCluster) start(i int) {
+	args := []string{"--id", "node" + string(rune('1'+i))}
+	if i > 0 || c.started[0] { // everyone but the founder's first start joins
+		args = append(args, "--network", filepath.Join(c.dirs[0], "network"), "--join", c.url(c.anyRunning(i)))
+	}
+	c.procs[i] = startProcess(c.t, c.bin, c.dirs[i], args...)
+	c.started[i] = true
+}
+
+func (c *procCluster) anyRunning(except int) int {
+	for i, p := range c.procs {
+		if i != except && p != nil {
+			return i
+		}
+	}
+	c.t.Fatal("no running node to join")
+	return -1
+}
+
+func (c *procCluster) url(i int) string { return readProfileURL(c.t, c.dirs[i]) }
+
+func (c *procCluster) kill(i int) {
+	_ = c.procs[i].Process.Signal(syscall.SIGKILL)
+	_ = c.procs[i].Wait()
+	c.procs[i] = nil
+}
+
+// leader asks node i which node leads.
+func (c *procCluster) leader(i int) int {
+	out := mustCLI(c.t, c.dirs[i], "cluster", "status")
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == "leader" {
+			return int(f[0][len("node")] - '1')
+		}
+	}
+	c.t.Fatalf("no leader in:\n%s", out)
+	return -1
+}
+
+func (c *procCluster) compare(nodes ...int) string {
+	args := []string{"ledger", "compare"}
+	for _, i := range nodes {
+		args = append(args, c.url(i))
+	}
+	return mustCLI(c.t, c.dirs[nodes[0]], args...)
+}
+
+func TestProcessClusterJoinForwardFailover(t *testing.T) {
+	c := startProcCluster(t)
+	if out := mustCLI(t, c.dirs[0], "cluster", "status"); strings.Count(out, "node") < 4 {
+		t.Fatalf("cluster status:\n%s", out)
+	}
+	leader := c.leader(0)
+	follower := (leader + 1) % 3
+	devs := filepath.Join(t.TempDir(), "devs")
+	mustCLI(t, c.dirs[follower], "device", "new", "--count", "20", "--out", devs)
+	if out := mustCLI(t, c.dirs[follower], "publish", "--quiet", "--retry-for", "60s", devs); !strings.Contains(out, "published 20 new") {
+		t.Fatalf("publish through a follower: %s", out)
+	}
+	if out := c.compare(0, 1, 2); !strings.Contains(out, "agree") {
+		t.Fatalf("compare:\n%s", out)
+	}
+	c.kill(leader)
+	survivor := (leader + 2) % 3
+	more := filepath.Join(t.TempDir(), "more")
+	mustCLI(t, c.dirs[survivor], "device", "new", "--count", "10", "--prefix", "AFTER-", "--out", more)
+	if out := mustCLI(t, c.dirs[survivor], "publish", "--quiet", "--retry-for", "60s", more); !strings.Contains(out, "published 10 new") {
+		t.Fatalf("publish after killing the leader: %s", out)
+	}
+	if out := c.compare(follower, survivor); !strings.Contains(out, "agree") {
+		t.Fatalf("survivors:\n%s", out)
+	}
+	head := strings.Fields(mustCLI(t, c.dirs[survivor], "ledger", "head"))[0]
+	c.start(leader) // restarts on its data directory and re-joins with its new addresses
+	last := filepath.Join(more, "AFTER-0000010.pem")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, out := cli(t, c.dirs[leader], "status", "--min-height", head, last)
+		if code == 0 && strings.Contains(out, " good") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restarted node did not catch up to height %s: %s", head, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out := c.compare(0, 1, 2); !strings.Contains(out, "agree") {
+		t.Fatalf("after restart:\n%s", out)
+	}
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/certchain/certchain/api"
+)
+
+// joinTimeout bounds how long a starting node keeps asking to join.
+const joinTimeout = 2 * time.Minute
+
+// join asks the cluster at Config.Join to add this node (as an admin: the
+// ledger records membership changes from admins only), retrying while the
+// cluster is electing or unreachable. Re-joining with the same addresses
+// is recorded as unchanged, so a restarted node may always pass --join.
+func (a *App) join(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
+	defer cancel()
+	c, err := a.adminClient()
+	if err != nil {
+		return err
+	}
+	body, _ := json.Marshal(api.NodeJoin{ID: a.Config.NodeID, Raft: a.Node.RaftAddr(), API: a.APIURL, Replica: !a.Config.Voter})
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 2*time.Second) {
+		var out map[string]any
+		err := c.do(ctx, http.MethodPost, "/v1/cluster/nodes", "application/json", bytes.NewReader(body), &out)
+		if err == nil {
+			a.Logger.Info("joined the cluster", "via", a.Config.Join, "voter", a.Config.Voter)
+			return nil
+		}
+		if pe, ok := err.(*problemError); ok && pe.Status < 500 && pe.Status != 429 {
+			return fmt.Errorf("join %s refused: %w", a.Config.Join, err) // e.g. not an admin
+		}
+		a.Logger.Warn("join: retrying", "via", a.Config.Join, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("join %s: %w (last error: %v)", a.Config.Join, ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+	}
+}
+
+// adminClient is an HTTPS client with the admin credentials that trusts
+// the node CA (the cluster's API certificates are node certificates).
+func (a *App) adminClient() (*client, error) {
+	kp, err := tls.LoadX509KeyPair(a.creds.adminCert, a.creds.adminKey)
+	if err != nil {
+		return nil, fmt.Errorf("join: admin credentials: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{kp}, RootCAs: a.creds.nodeCA, MinVersion: tls.VersionTLS12}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 30 * time.Second}
+	return &client{base: strings.TrimRight(a.Config.Join, "/"), http: hc}, nil
+}
