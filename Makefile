@@ -6,7 +6,7 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 
-.PHONY: all build run test bench fuzz lint verify clean tools
+.PHONY: all build run test bench fuzz lint verify clean tools cluster cluster-stop chaos
 
 all: build
 
@@ -26,6 +26,18 @@ tools:
 test: tools
 	$(GO) vet $(PKGS)
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 14m $(PKGS)
+
+## cluster: three nodes on loopback (./cluster/node{1,2,3}); cluster-stop stops them
+cluster: build
+	deploy/local-cluster.sh start
+
+cluster-stop:
+	deploy/local-cluster.sh stop
+
+## chaos: randomized kills, restarts and partitions under load for CHAOS (default 2m)
+CHAOS ?= 2m
+chaos:
+	CERTCHAIN_CHAOS=$(CHAOS) $(GO) test -count=1 -run 'TestChaos' -v -timeout 0 ./raftstore
 
 ## bench: the benchmarks, BENCHCOUNT runs each (figures go to BENCHMARKS.md)
 bench:
@@ -50,4 +62,4 @@ verify: lint
 	$(GO) mod tidy -diff
 
 clean:
-	rm -rf bin
+	rm -rf bin cluster

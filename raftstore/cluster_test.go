@@ -263,3 +263,29 @@ func TestPartitionedLeader(t *testing.T) {
 	c.fault[old].isolate(false)
 	c.waitSameHead()
 }
+
+// TestReadReplica adds a non-voting replica: it is in the configuration
+// without a vote, serves reads from its own state, and forwards writes.
+func TestReadReplica(t *testing.T) {
+	c := newCluster(t, 2, nil)
+	c.dirs = append(c.dirs, t.TempDir())
+	c.fault = append(c.fault, &faultLayer{})
+	c.addrs = append(c.addrs, freeAddr(t))
+	c.nodes = append(c.nodes, nil)
+	c.start(2)
+	add := c.nodeAdd(2)
+	add.Replica = true
+	c.mustSubmit(c.waitLeader(), add)
+	c.waitServers(3)
+	servers, _ := c.node(c.waitLeader()).Servers()
+	for _, s := range servers {
+		if s.ID == "node2" && s.Voter {
+			t.Fatal("replica has a vote")
+		}
+	}
+	d := c.net.device(t)
+	res := c.mustSubmit(2, publishTx(d)) // written through the replica
+	if rec, err := c.node(2).State().Record(certchain.Sum(d.DER)); err != nil || res[0].Height == 0 || rec.Status != certchain.StatusGood {
+		t.Fatalf("replica: %+v %v %v", res[0], rec, err)
+	}
+}
