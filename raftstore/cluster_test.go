@@ -72,7 +72,7 @@ type load struct {
 	c       *cluster
 	mu      sync.Mutex
 	acked   map[certchain.Hash]certchain.TxType // certificate -> last acknowledged change
-	ackTime []time.Time
+	acks    []ack
 	stop    chan struct{}
 	wg      sync.WaitGroup
 }
@@ -105,8 +105,12 @@ func (l *load) client(w int) {
 	}
 }
 
+// ack is one acknowledged write: when it was sent and when it was answered.
+type ack struct{ sent, done time.Time }
+
 // send submits tx to node i and records it if the node acknowledged it.
 func (l *load) send(i int, tx certchain.Tx) (certchain.Hash, bool) {
+	sent := time.Now()
 	n := l.c.node(i)
 	if n == nil {
 		time.Sleep(10 * time.Millisecond)
@@ -124,7 +128,7 @@ func (l *load) send(i int, tx certchain.Tx) (certchain.Hash, bool) {
 	}
 	l.mu.Lock()
 	l.acked[id] = tx.Type
-	l.ackTime = append(l.ackTime, time.Now())
+	l.acks = append(l.acks, ack{sent: sent, done: time.Now()})
 	l.mu.Unlock()
 	return id, true
 }
@@ -132,7 +136,7 @@ func (l *load) send(i int, tx certchain.Tx) (certchain.Hash, bool) {
 func (l *load) count() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.ackTime)
+	return len(l.acks)
 }
 
 func (l *load) halt() {
@@ -140,15 +144,18 @@ func (l *load) halt() {
 	l.wg.Wait()
 }
 
+// firstAckAfter returns how long after t0 the first write sent after t0
+// was acknowledged (writes in flight at t0 do not count).
 func (l *load) firstAckAfter(t0 time.Time) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, at := range l.ackTime {
-		if at.After(t0) {
-			return at.Sub(t0), true
+	first, ok := time.Duration(0), false
+	for _, a := range l.acks {
+		if a.sent.After(t0) && (!ok || a.done.Sub(t0) < first) {
+			first, ok = a.done.Sub(t0), true
 		}
 	}
-	return 0, false
+	return first, ok
 }
 
 // check asserts the invariants on every running node: every acknowledged
