@@ -1,0 +1,137 @@
+// Package ocsp is the ledger's OCSP responder (RFC 6960, RFC 5019 profile,
+// RFC 8954 nonces): an http.Handler that every validator node serves at
+// /ocsp, answering from a bounded in-memory cache of signed responses.
+//
+// It owns: parsing OCSP requests (request.go, with cryptobyte: x/crypto's
+// ParseRequest takes one CertID only), building and signing
+// BasicOCSPResponses for any number of CertIDs (encode.go, build.go), the
+// response cache (cache.go), the HTTP edge (http.go, response.go), the
+// nonce budget (nonce.go) and the metrics (metrics.go).
+//
+// It imports certchain, the standard library, golang.org/x/crypto and the
+// Prometheus client, never raftstore, api or cmd: the ledger comes in
+// through the one-method Source interface, which raftstore.State
+// satisfies.
+//
+// # Wiring (done by the node)
+//
+//   - raftstore.Config.OnApply calls Responder.Refresh(applied.Records) on
+//     every node for every applied block, before the block is
+//     acknowledged, so that no node serves a status older than a block it
+//     has applied.
+//   - go Responder.Run(ctx) for the life of the node.
+//   - The Responder is mounted for "/ocsp" and "/ocsp/" ahead of any router
+//     that cleans or redirects paths (chi, http.ServeMux): the base64 in a
+//     GET path may hold "/" and "//".
+//   - GET /v1/ocsp/responder.pem serves ResponderPEM.
+//
+// # Invariants
+//
+//   - Every answer is an OCSPResponse with Content-Type
+//     application/ocsp-response and a Content-Length (HTTP/1.0 clients such
+//     as nginx stapling need both), never HTML and never a bare 500.
+//   - No request arriving after Refresh returns gets a response signed
+//     from a ledger state older than the records it was given: Refresh empties
+//     every cached response naming those certificates (by issuer key hash
+//     and serial, for both hashes, so an "unknown" cached before a publish
+//     goes too), and a signing that began before Refresh is not stored
+//     (each slot has a version that Refresh bumps; see cache.finish).
+//   - A cached response is never served past three quarters of its
+//     validity: with Run re-signing at one half, relying parties get at
+//     least a quarter of Validity before nextUpdate, and without Run the
+//     next request signs afresh.
+//   - The cache never holds more than CacheSize responses.
+//   - One response has one signer, and its certs field holds exactly that
+//     signer's certificate.
+//
+// # Decisions
+//
+// Cache keys. A GET is looked up by its raw escaped path (what follows
+// "/ocsp/"), a POST by its body bytes, before any decoding: a hit is a map
+// lookup under a read lock, an atomic load and header assignments of
+// values formatted when the response was signed; no signing, no ledger
+// read, no allocation (BenchmarkGET). Behind these aliases every slot has
+// a canonical key, the DER of its CertIDs, so the same question asked in
+// another encoding (URL escaping, padding, GET vs POST, another nonce-less
+// client) finds the same signed response after one parse. A slot keeps at
+// most four aliases; requests with a nonce are never aliases (their bytes
+// are unique).
+//
+// Memory bound. Responses are signed on first request and kept in a CLOCK
+// cache of CacheSize slots (a hit only sets a bit; eviction sweeps for a
+// slot not hit since the last sweep): 10 million certificates on the
+// ledger cost nothing until asked about. A cached response costs about
+// 1.2 KiB (BenchmarkCacheMemory): the signer's certificate, half of every
+// response's bytes, is stored once per signer and written as a second
+// chunk, and Cache-Control values come from one table shared by all
+// responses. Run re-signs only the responses asked for since they were
+// signed and drops the rest.
+//
+// Signer selection. RFC 6960 allows one signature per response. A
+// member's delegated signer (issued by its CA with id-kp-OCSPSigning)
+// signs when every certificate in the request was published under that
+// member's CA, so a relying party that trusts only the CA accepts it. Any
+// other request (self-signed certificates, unknown ones, CAs without a
+// delegate, or a mix of issuers) is signed by the ledger responder, which
+// relying parties of the ledger trust directly (ResponderPEM). A relying
+// party trusting only one CA and asking about certificates of several
+// issuers in one request cannot verify that answer; the clients in use
+// (OpenSSL, nginx, strongSwan, Go) ask one certificate at a time.
+//
+// Unknown. A CertID is answered "unknown" when the ledger has no
+// certificate with that issuer key hash and serial, when its issuer name
+// hash does not match the certificate's issuer, or when its serial is
+// negative.
+//
+// Statuses. good is good; revoked carries the block time of the change and
+// the reason (left out when unspecified); suspended is revoked with
+// certificateHold and good again once resumed; superseded (renewed) is
+// revoked with superseded. A certificate past its NotAfter keeps its
+// ledger status: OCSP reports revocation status (RFC 6960 §2.2: "good"
+// does not mean the certificate is within its validity interval), and
+// checking the validity period is the relying party's own job.
+//
+// Unsupported hash algorithms. CertIDs are answered for SHA-1 and SHA-256,
+// the hashes the ledger indexes. Any other algorithm makes the request
+// malformedRequest (metric status "unsupported"), as x/crypto's
+// ParseRequest and Boulder do: the responder cannot interpret that CertID,
+// and a clear error beats a signed "unknown" that reads like a statement
+// about the certificate.
+//
+// HTTP status of errors. Errors are unsigned OCSPResponses
+// (malformedRequest for garbage, bad base64, oversized requests, more than
+// 32 CertIDs and unsupported hashes; tryLater when the ledger cannot be
+// read; internalError when signing fails) sent with HTTP 200. RFC 6960
+// Appendix A and RFC 5019 §5 define only the body and its content type;
+// OpenSSL 3's HTTP client and nginx discard the body of a non-200 answer,
+// so only 200 lets them report the OCSP error. Methods other than GET,
+// HEAD and POST get 405 with Allow and the same malformedRequest body.
+//
+// Nonces (RFC 8954). A request carrying a nonce of 1 to 32 octets gets a
+// freshly signed response echoing the extension value verbatim
+// (Cache-Control: no-store), as long as the node's token bucket allows
+// (NonceRate signatures a second, a burst of one second's worth); past
+// it, or for a nonce of another size, it gets the cached response without
+// a nonce, which RFC 8954 §2.1 allows, and
+// certchain_ocsp_nonce_budget_exceeded_total counts it. The budget bounds
+// what a flood of nonce requests can cost in signatures.
+//
+// Ignored request parts. requestorName, optionalSignature (signed requests
+// are accepted, unsigned ones never refused), per-CertID extensions and
+// request extensions other than the nonce.
+//
+// Signatures. ECDSA with SHA-256 (P-256), SHA-384 (P-384) or SHA-512
+// (P-521), sha256WithRSAEncryption, or Ed25519, through crypto.Signer (an
+// HSM-backed key works); responderID byKey; producedAt and thisUpdate are
+// the signing time in whole seconds.
+//
+// # Metrics
+//
+//	certchain_ocsp_requests_total{method,status,cache}
+//	    method GET (HEAD counts as GET) | POST | other;
+//	    status good | revoked | unknown | malformed | unsupported | error;
+//	    cache hit | miss | nonce | none (errors)
+//	certchain_ocsp_sign_seconds                  signing latency
+//	certchain_ocsp_cache_entries                 responses in memory
+//	certchain_ocsp_nonce_budget_exceeded_total   nonces not echoed
+package ocsp
