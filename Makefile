@@ -17,10 +17,13 @@ build:
 run: build
 	./$(BIN) node
 
-## tools: what the tests need and Debian may lack (gcc: the race detector needs cgo)
+## tools: what the tests need and Debian may lack: gcc (the race detector needs
+## cgo) and openssl (OCSP interoperability tests). Missing ones are installed.
+TOOLS := gcc:gcc openssl:openssl
 tools:
-	@command -v gcc >/dev/null || { echo "installing gcc (race detector)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; }
+	@missing=""; for t in $(TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	if [ -n "$$missing" ]; then echo "installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing libc6-dev >/dev/null; fi
 
 ## test: every test (unit, integration on loopback, restart, tamper) under the race detector + vet
 test: tools

@@ -113,6 +113,7 @@ type NetworkView struct {
 	NetworkID    string           `json:"network_id"`
 	NetworkIDOID string           `json:"network_id_oid"`
 	GenesisHash  string           `json:"genesis_hash"`
+	OCSPURLs     []string         `json:"ocsp_urls,omitempty"`
 	Policy       certchain.Policy `json:"policy"`
 	Members      []MemberView     `json:"members"`
 }
@@ -126,9 +127,18 @@ type MemberView struct {
 
 func (s *Server) network(w http.ResponseWriter, _ *http.Request) {
 	g := s.Reader.Genesis()
-	v := NetworkView{NetworkID: g.NetworkID, NetworkIDOID: g.NetworkIDOID, GenesisHash: g.Hash().String(), Policy: g.Policy}
+	v := NetworkView{NetworkID: g.NetworkID, NetworkIDOID: g.NetworkIDOID, GenesisHash: g.Hash().String(), Policy: g.Policy, OCSPURLs: s.OCSPURLs}
 	for _, m := range g.Members {
 		v.Members = append(v.Members, MemberView{Name: m.Name, Role: string(m.Role), CACerts: m.CACerts})
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) responderPEM(w http.ResponseWriter, _ *http.Request) {
+	if len(s.ResponderPEM) == 0 {
+		writeError(w, &reasonError{kind: certchain.ErrNotFound, reason: "this node runs no OCSP responder"})
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	_, _ = w.Write(s.ResponderPEM)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/certchain/certchain/certchain"
@@ -57,7 +58,15 @@ type Server struct {
 	NodeCA  *x509.CertPool
 	Limits  Limits
 	Metrics http.Handler // served at /metrics; nil: 404
-	Logger  *slog.Logger
+	// OCSP answers /ocsp and /ocsp/{request}; it is mounted ahead of the
+	// router, which would clean the base64 path. Nil: 404.
+	OCSP http.Handler
+	// ResponderPEM is the OCSP responder certificate relying parties trust
+	// (GET /v1/ocsp/responder.pem); OCSPURLs are the network's responder
+	// URLs (in GET /v1/network).
+	ResponderPEM []byte
+	OCSPURLs     []string
+	Logger       *slog.Logger
 	// Now is the clock used for derived statuses (expired). Nil: time.Now.
 	Now func() time.Time
 
@@ -101,10 +110,25 @@ func memberIndex(g *certchain.Genesis) map[[32]byte]string {
 	return idx
 }
 
-// Handler returns the router. The same routes are served on the mutual-TLS
+// Handler returns the node's HTTP handler: OCSP on /ocsp (raw paths), the
+// router for everything else. The same handler is served on the mutual-TLS
 // listener and on the plain-HTTP one; writes need a member certificate,
 // which only the TLS listener can carry.
 func (s *Server) Handler() http.Handler {
+	router := s.router()
+	if s.OCSP == nil {
+		return router
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ocsp" || strings.HasPrefix(r.URL.Path, "/ocsp/") {
+			s.OCSP.ServeHTTP(w, r)
+			return
+		}
+		router.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) router() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.instrument)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -121,6 +145,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	r.Route("/v1", func(r chi.Router) {
 		r.Get("/network", s.network)
+		r.Get("/ocsp/responder.pem", s.responderPEM)
 		r.Post("/certificates", s.publish)
 		r.Get("/certificates/{id}", s.record)
 		r.Get("/certificates/{id}/status", s.status)

@@ -39,6 +39,11 @@ type Member struct {
 	// CACerts (role ca) are the member's CA certificates (PEM): trust
 	// anchors for the certificates it publishes.
 	CACerts []string `json:"ca_certs,omitempty"`
+	// OCSPSigners (role ca) are delegated OCSP responder certificates
+	// (PEM, id-kp-OCSPSigning) its CA issued to the ledger: nodes holding
+	// their keys sign the OCSP responses for the member's certificates, so
+	// relying parties that trust only that CA accept them.
+	OCSPSigners []string `json:"ocsp_signers,omitempty"`
 }
 
 // Policy is the network's certificate and block policy. A zero field takes
@@ -152,9 +157,12 @@ func (g *Genesis) Validate() error {
 		if (m.Role == RoleCA) != (len(m.CACerts) > 0) {
 			return bad("member %q: ca_certs are required for role ca and only for it", m.Name)
 		}
-		for _, c := range m.CACerts {
+		if len(m.OCSPSigners) > 0 && m.Role != RoleCA {
+			return bad("member %q: only a ca member delegates OCSP signing", m.Name)
+		}
+		for _, c := range append(append([]string{}, m.CACerts...), m.OCSPSigners...) {
 			if _, err := CertPEM(c); err != nil {
-				return bad("member %q: ca_certs: %v", m.Name, err)
+				return bad("member %q: ca_certs/ocsp_signers: %v", m.Name, err)
 			}
 		}
 	}

@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/certchain/certchain/api"
 	"github.com/certchain/certchain/certchain"
 	"github.com/certchain/certchain/internal/devnet"
+	"github.com/certchain/certchain/ocsp"
 	"github.com/certchain/certchain/raftstore"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -35,6 +37,8 @@ type App struct {
 
 	creds   *credentials
 	servers []*http.Server
+	ocsp    atomic.Pointer[ocsp.Responder] // set once the responder runs
+	stop    context.CancelFunc             // ends the App's background work
 	// small shrinks Badger's memory and raftTimeout speeds up elections
 	// (tests run several nodes on loopback).
 	small       bool
@@ -65,16 +69,28 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if a.Node, err = raftstore.Open(a.nodeConfig(reg)); err != nil {
-		tlsLn.Close()
-		if plainLn != nil {
-			plainLn.Close()
+	closeAll := func() {
+		for _, ln := range []net.Listener{tlsLn, plainLn} {
+			if ln != nil {
+				ln.Close()
+			}
 		}
+	}
+	if a.Node, err = raftstore.Open(a.nodeConfig(reg)); err != nil {
+		closeAll()
 		return fmt.Errorf("open node: %w", err)
+	}
+	bg, stop := context.WithCancel(context.Background())
+	a.stop = stop
+	responder, err := a.startOCSP(bg, reg)
+	if err != nil {
+		closeAll()
+		return err
 	}
 	srv := api.New(a.Node, a.Node.State(), reg)
 	srv.Logger, srv.NodeCA = a.Logger, a.creds.nodeCA
 	srv.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	srv.OCSP, srv.ResponderPEM, srv.OCSPURLs = responder, responder.ResponderPEM(), a.ocspURLs()
 	for _, ln := range []net.Listener{tlsLn, plainLn} {
 		if ln != nil {
 			a.serve(ln, srv.Handler())
@@ -102,7 +118,7 @@ func (a *App) nodeConfig(reg prometheus.Registerer) raftstore.Config {
 	cfg := raftstore.Config{
 		ID: c.NodeID, Dir: c.DataDir, RaftAddr: c.RaftAddr, RaftAdvertise: c.RaftAdvertise, API: a.APIURL,
 		Genesis: a.creds.genesis, Bootstrap: c.Join == "" && (c.Bootstrap || c.Dev()),
-		SmallMemory: a.small, RaftTimeout: a.raftTimeout, Logger: a.Logger, Registerer: reg,
+		SmallMemory: a.small, RaftTimeout: a.raftTimeout, Logger: a.Logger, Registerer: reg, OnApply: a.refreshOCSP,
 		Forwarder: &api.Forwarder{Client: a.nodeClient(), NodeID: c.NodeID},
 	}
 	if !c.RaftPlain {
@@ -214,10 +230,24 @@ func (a *App) Close() error {
 	for _, s := range a.servers {
 		_ = s.Shutdown(ctx)
 	}
+	if a.stop != nil {
+		a.stop()
+	}
 	if a.Node == nil {
 		return nil
 	}
 	return a.Node.Close()
+}
+
+// ocspURLs are the network's OCSP URLs as configured, else this node's.
+func (a *App) ocspURLs() []string {
+	if len(a.Config.OCSPURLs) > 0 {
+		return a.Config.OCSPURLs
+	}
+	if a.HTTPURL != "" {
+		return []string{a.HTTPURL + "/ocsp"}
+	}
+	return []string{a.APIURL + "/ocsp"}
 }
 
 // clientFile is where a development node tells the CLI how to reach it.

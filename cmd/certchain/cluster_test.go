@@ -1,12 +1,16 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ocsp"
 )
 
 // procCluster is three `certchain node` processes sharing one development
@@ -53,6 +57,29 @@ func (c *procCluster) anyRunning(except int) int {
 
 func (c *procCluster) url(i int) string { return readProfileURL(c.t, c.dirs[i]) }
 
+// readURL is node i's plain-HTTP listener (reads, OCSP).
+func (c *procCluster) readURL(i int) string {
+	b, err := os.ReadFile(clientFile(c.dirs[i]))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var p clientProfile
+	if err := json.Unmarshal(b, &p); err != nil {
+		c.t.Fatal(err)
+	}
+	return p.ReadURL
+}
+
+// eventually polls ok for up to 10 s.
+func (c *procCluster) eventually(ok func() bool, format string, args ...any) {
+	c.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out: "+format, args...)
+		}
+	}
+}
+
 func (c *procCluster) kill(i int) {
 	_ = c.procs[i].Process.Signal(syscall.SIGKILL)
 	_ = c.procs[i].Wait()
@@ -93,6 +120,15 @@ func TestProcessClusterJoinForwardFailover(t *testing.T) {
 	}
 	if out := c.compare(0, 1, 2); !strings.Contains(out, "agree") {
 		t.Fatalf("compare:\n%s", out)
+	}
+	// Every validator gives the relying party the same OCSP answer.
+	dev := filepath.Join(devs, "DEV-0000007.pem")
+	mustCLI(t, c.dirs[follower], "suspend", dev)
+	for i := range 3 {
+		c.eventually(func() bool {
+			r := ocspAnswer(t, c.readURL(i)+"/ocsp", dev, filepath.Join(c.dirs[0], "network", "ca.pem"))
+			return r.Status == ocsp.Revoked && r.RevocationReason == ocsp.CertificateHold
+		}, "node%d: OCSP revoked/certificateHold", i+1)
 	}
 	c.kill(leader)
 	survivor := (leader + 2) % 3

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/certchain/certchain/certchain"
 )
 
 // Config is the configuration of `certchain node`: defaults, then a JSON
@@ -52,6 +54,25 @@ type Config struct {
 	// Network is the directory of a development network to use instead of
 	// DataDir/network (several local nodes sharing one network).
 	Network string `json:"network"`
+	// OCSPCert and OCSPKey are the ledger's OCSP responder certificate and
+	// key (PEM). Empty in development mode: the generated ocsp.pem.
+	OCSPCert string `json:"ocsp_cert"`
+	OCSPKey  string `json:"ocsp_key"`
+	// OCSPURLs are the network's OCSP URLs, which GET /v1/network tells
+	// factory lines to put in the AIA of certificates. Empty: this node's
+	// plain-HTTP listener + /ocsp.
+	OCSPURLs []string `json:"ocsp_urls"`
+	// OCSPDelegates are delegated OCSP signers of CA members: each
+	// certificate must be registered in that member's ocsp_signers in the
+	// genesis.
+	OCSPDelegates []OCSPDelegate `json:"ocsp_delegates"`
+	// OCSPValidity is nextUpdate - thisUpdate of OCSP responses. Zero: 1h.
+	OCSPValidity certchain.Duration `json:"ocsp_validity"`
+	// OCSPCache bounds the cached OCSP responses. Zero: 100,000.
+	OCSPCache int `json:"ocsp_cache"`
+	// OCSPNonceRate bounds freshly signed responses per second for
+	// requests with a nonce. Zero: 1000; negative: never echo nonces.
+	OCSPNonceRate float64 `json:"ocsp_nonce_rate"`
 	// Genesis is the path of the network's genesis.json. Empty: development
 	// mode, a network generated on first start in DataDir/network.
 	Genesis string `json:"genesis"`
@@ -64,6 +85,14 @@ type Config struct {
 	Bootstrap bool `json:"bootstrap"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"log_level"`
+}
+
+// OCSPDelegate is a delegated OCSP signer: the CA member it signs for, and
+// its certificate and key files (PEM).
+type OCSPDelegate struct {
+	Member string `json:"member"`
+	Cert   string `json:"cert"`
+	Key    string `json:"key"`
 }
 
 // DefaultConfig is the single-node development ledger `make run` starts.
@@ -99,6 +128,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: with a genesis file, raft_ca (the CA of node certificates) must be set")
 	case !c.Dev() && c.Join != "" && (c.AdminCert == "" || c.AdminKey == ""):
 		return fmt.Errorf("config: join needs admin_cert and admin_key")
+	case !c.Dev() && (c.OCSPCert == "" || c.OCSPKey == ""):
+		return fmt.Errorf("config: with a genesis file, ocsp_cert and ocsp_key must be set")
 	case c.Join != "" && c.Bootstrap:
 		return fmt.Errorf("config: a node either bootstraps a new cluster or joins one, not both")
 	}
@@ -152,6 +183,13 @@ func bindFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.AdminCert, "admin-cert", c.AdminCert, "admin member client certificate for --join")
 	fs.StringVar(&c.AdminKey, "admin-key", c.AdminKey, "admin member client key for --join")
 	fs.StringVar(&c.Network, "network", c.Network, "development network directory to share (default: DATA/network)")
+	fs.StringVar(&c.OCSPCert, "ocsp-cert", c.OCSPCert, "OCSP responder certificate (PEM)")
+	fs.StringVar(&c.OCSPKey, "ocsp-key", c.OCSPKey, "OCSP responder key (PEM)")
+	fs.Var((*stringList)(&c.OCSPURLs), "ocsp-url", "the network's OCSP URL for certificates' AIA (repeatable)")
+	fs.Var((*delegateList)(&c.OCSPDelegates), "ocsp-delegate", "delegated OCSP signer MEMBER=CERT,KEY (repeatable)")
+	fs.TextVar(&c.OCSPValidity, "ocsp-validity", c.OCSPValidity, "OCSP response validity (default 1h)")
+	fs.IntVar(&c.OCSPCache, "ocsp-cache", c.OCSPCache, "cached OCSP responses (default 100000)")
+	fs.Float64Var(&c.OCSPNonceRate, "ocsp-nonce-rate", c.OCSPNonceRate, "signatures/s for OCSP nonce requests (default 1000; negative: none)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 }
 
@@ -175,7 +213,7 @@ func applyEnv(c *Config, env func(string) string) error {
 		"raft_addr": &c.RaftAddr, "genesis": &c.Genesis, "tls_cert": &c.TLSCert, "tls_key": &c.TLSKey,
 		"log_level": &c.LogLevel, "raft_advertise": &c.RaftAdvertise, "api_advertise": &c.APIAdvertise,
 		"raft_ca": &c.RaftCA, "join": &c.Join, "admin_cert": &c.AdminCert, "admin_key": &c.AdminKey,
-		"network": &c.Network,
+		"network": &c.Network, "ocsp_cert": &c.OCSPCert, "ocsp_key": &c.OCSPKey,
 	}
 	for name, p := range strs {
 		if v := env("CERTCHAIN_" + strings.ToUpper(name)); v != "" {
@@ -193,5 +231,20 @@ func applyEnv(c *Config, env func(string) string) error {
 			*p = b
 		}
 	}
+	return nil
+}
+
+// delegateList is the repeatable --ocsp-delegate MEMBER=CERT,KEY flag.
+type delegateList []OCSPDelegate
+
+func (d *delegateList) String() string { return fmt.Sprint(*d) }
+
+func (d *delegateList) Set(v string) error {
+	member, files, ok := strings.Cut(v, "=")
+	cert, key, ok2 := strings.Cut(files, ",")
+	if !ok || !ok2 || member == "" || cert == "" || key == "" {
+		return fmt.Errorf("want MEMBER=CERT,KEY, got %q", v)
+	}
+	*d = append(*d, OCSPDelegate{Member: member, Cert: cert, Key: key})
 	return nil
 }

@@ -37,14 +37,17 @@ func runDevice(ctx context.Context, e *env, args []string) error {
 	networkID := fs.String("network-id", "", "network ID (default: asked from the node)")
 	oid := fs.String("oid", "", "network-ID extension OID (default: asked from the node)")
 	var ocsp stringList
-	fs.Var(&ocsp, "ocsp-url", "OCSP URL for the AIA extension (repeatable)")
+	fs.Var(&ocsp, "ocsp-url", "OCSP URL for the AIA extension (repeatable; default: the network's, from the node)")
 	workers := fs.Int("workers", 0, "parallel key generators (0: all cores)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	o, err := deviceOptions(ctx, &co, *networkID, *oid)
+	o, err := deviceOptions(ctx, &co, *networkID, *oid, len(ocsp) == 0)
 	if err != nil {
 		return err
+	}
+	if len(ocsp) == 0 {
+		ocsp = o.OCSPURLs
 	}
 	o.Organization, o.CommonName, o.URI, o.KeyType = *org, *prefix, *uri, *keyType
 	o.OCSPURLs, o.Validity, o.NotBefore = ocsp, *validity, time.Now().Add(-time.Minute).UTC()
@@ -61,21 +64,20 @@ func runDevice(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// deviceOptions learns the network ID and extension OID from the flags or,
-// when missing, from the node's /v1/network.
-func deviceOptions(ctx context.Context, co *clientOptions, networkID, oid string) (pki.DeviceOptions, error) {
+// deviceOptions learns the network ID, extension OID and (when wantOCSP)
+// the network's OCSP URLs from the flags or, when missing, from the node's
+// /v1/network.
+func deviceOptions(ctx context.Context, co *clientOptions, networkID, oid string, wantOCSP bool) (pki.DeviceOptions, error) {
 	var o pki.DeviceOptions
-	if networkID == "" || oid == "" {
-		c, err := co.client()
-		if err != nil {
+	if networkID == "" || oid == "" || wantOCSP {
+		nv, err := fetchNetwork(ctx, co)
+		if err != nil && (networkID == "" || oid == "") {
 			return o, fmt.Errorf("pass --network-id and --oid, or reach a node: %w", err)
 		}
-		var nv api.NetworkView
-		if err := c.do(ctx, "GET", "/v1/network", "", nil, &nv); err != nil {
-			return o, err
+		if err == nil {
+			networkID, oid = cmp.Or(networkID, nv.NetworkID), cmp.Or(oid, nv.NetworkIDOID)
+			o.OCSPURLs = nv.OCSPURLs
 		}
-		networkID = cmp.Or(networkID, nv.NetworkID)
-		oid = cmp.Or(oid, nv.NetworkIDOID)
 	}
 	parsed, err := certchain.ParseOID(oid)
 	if err != nil {
@@ -83,4 +85,13 @@ func deviceOptions(ctx context.Context, co *clientOptions, networkID, oid string
 	}
 	o.NetworkID, o.OID = networkID, parsed
 	return o, nil
+}
+
+func fetchNetwork(ctx context.Context, co *clientOptions) (*api.NetworkView, error) {
+	c, err := co.client()
+	if err != nil {
+		return nil, err
+	}
+	var nv api.NetworkView
+	return &nv, c.do(ctx, "GET", "/v1/network", "", nil, &nv)
 }
