@@ -69,12 +69,12 @@ func TestMembershipChangesAreAdminOnlyAndRecorded(t *testing.T) {
 // load is a steady stream of publishes and revokes from several clients
 // against random running nodes. It records what was acknowledged.
 type load struct {
-	c       *cluster
-	mu      sync.Mutex
-	acked   map[certchain.Hash]certchain.TxType // certificate -> last acknowledged change
-	acks    []ack
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	c     *cluster
+	mu    sync.Mutex
+	acked map[certchain.Hash]certchain.TxType // certificate -> last acknowledged change
+	acks  []ack
+	stop  chan struct{}
+	wg    sync.WaitGroup
 }
 
 func startLoad(c *cluster, clients int) *load {
