@@ -6,7 +6,7 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 
-.PHONY: all build run test bench fuzz lint verify clean tools cluster cluster-stop chaos
+.PHONY: all build run test bench bench-unit bench-cluster bench-ocsp fuzz lint verify clean tools cluster cluster-stop chaos
 
 all: build
 
@@ -42,9 +42,24 @@ CHAOS ?= 2m
 chaos:
 	CERTCHAIN_CHAOS=$(CHAOS) $(GO) test -count=1 -run 'TestChaos' -v -timeout 0 ./raftstore
 
-## bench: the benchmarks, BENCHCOUNT runs each (figures go to BENCHMARKS.md)
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -timeout 60m $(PKGS)
+## bench: every benchmark (figures go to BENCHMARKS.md); installs wrk when missing.
+##   bench-unit     component benchmarks, BENCHCOUNT runs each
+##   bench-cluster  one-node and three-node commit throughput, leader failover
+##   bench-ocsp     OCSP over loopback with wrk, 10k and 1M certificates, vs a bare handler
+bench: bench-unit bench-cluster bench-ocsp
+
+bench-unit:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./certchain ./validator ./internal/... ./ocsp ./api
+	$(GO) test -run '^$$' -bench 'LogStore' -benchmem -count $(BENCHCOUNT) ./raftstore
+
+bench-cluster:
+	$(GO) test -run '^$$' -bench 'BenchmarkPublish' -benchtime 5000x -count $(BENCHCOUNT) ./raftstore
+	$(GO) test -run '^$$' -bench 'BenchmarkCluster' -benchtime 6000x -count 3 -timeout 60m ./raftstore
+	$(GO) test -run '^$$' -bench 'BenchmarkFailover' -benchtime 5x -v -timeout 60m ./raftstore
+
+bench-ocsp:
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	$(GO) test -run '^$$' -bench 'BenchmarkOCSPLoad' -benchtime 1x -timeout 0 -v ./cmd/certchain
 
 ## fuzz: every fuzz target for FUZZTIME each
 fuzz:

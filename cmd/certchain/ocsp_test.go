@@ -60,7 +60,7 @@ func TestOCSPRelyingPartyWithOpenSSL(t *testing.T) {
 
 // requireTool returns the path of a tool the test needs; `make test`
 // installs it (make tools), so a missing tool is a failure, never a skip.
-func requireTool(t *testing.T, name string) string {
+func requireTool(t testing.TB, name string) string {
 	p, err := exec.LookPath(name)
 	if err != nil {
 		t.Fatalf("%s is required (make tools installs it): %v", name, err)
@@ -68,7 +68,7 @@ func requireTool(t *testing.T, name string) string {
 	return p
 }
 
-func httpGet(t *testing.T, url string) []byte {
+func httpGet(t testing.TB, url string) []byte {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certchain/certchain/certchain"
+	"github.com/certchain/certchain/internal/pki"
+	"golang.org/x/crypto/ocsp"
+)
+
+// BenchmarkOCSPLoad loads the ledger of a real node (fsync on) with 10,000
+// and 1,000,000 self-signed certificates, then drives OCSP GETs for random
+// certificates over loopback with wrk (64 connections) against the node,
+// and in the same run against a bare net/http handler that returns the
+// same bytes for the same paths. It reports both throughputs and p99
+// latencies and their ratios. Run it once per size: `make bench` uses
+// -benchtime 1x. CERTCHAIN_OCSP_SIZES (e.g. "10000") limits the sizes.
+func BenchmarkOCSPLoad(b *testing.B) {
+	wrk := requireTool(b, "wrk")
+	for _, n := range ocspSizes(b) {
+		b.Run(fmt.Sprintf("certs=%d", n), func(b *testing.B) { benchOCSP(b, wrk, n) })
+	}
+}
+
+func ocspSizes(b *testing.B) []int {
+	v := os.Getenv("CERTCHAIN_OCSP_SIZES")
+	if v == "" {
+		return []int{10_000, 1_000_000}
+	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// sampleSize bounds the certificates wrk picks from: relying parties ask
+// about the devices that connect, and wrk's Lua table must fit in memory.
+const sampleSize = 200_000
+
+func benchOCSP(b *testing.B, wrk string, n int) {
+	for range b.N { // one measurement per iteration; -benchtime 1x
+		dir := b.TempDir()
+		a := startBenchApp(b, dir, min(n, sampleSize)+1000)
+		ders := loadLedger(b, a, n)
+		paths, bodies := warm(b, a, ders)
+		bare := bareServer(b, bodies)
+		script := wrkScript(b, dir, paths)
+		node := runWrk(b, wrk, script, a.HTTPURL)
+		base := runWrk(b, wrk, script, bare)
+		b.ReportMetric(node.rps, "node-req/s")
+		b.ReportMetric(base.rps, "bare-req/s")
+		b.ReportMetric(node.rps/base.rps, "throughput-ratio")
+		b.ReportMetric(node.p99ms, "node-p99-ms")
+		b.ReportMetric(base.p99ms, "bare-p99-ms")
+		b.ReportMetric(node.p99ms/base.p99ms, "p99-ratio")
+		_ = a.Close()
+	}
+}
+
+func startBenchApp(b *testing.B, dir string, cache int) *App {
+	cfg := DefaultConfig()
+	cfg.DataDir, cfg.HTTPAddr, cfg.HTTPSAddr, cfg.RaftAddr = dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.OCSPCache, cfg.LogLevel = cache, "warn"
+	a := &App{Config: cfg, raftTimeout: 200 * time.Millisecond}
+	if err := a.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Node.WaitLeader(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return a
+}
+
+// loadLedger makes n device certificates on all cores and publishes them
+// in batches of 2,000; it returns their DER.
+func loadLedger(b *testing.B, a *App, n int) [][]byte {
+	start := time.Now()
+	ders := make([][]byte, n)
+	var wg sync.WaitGroup
+	workers := runtime.NumCPU()
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				der, _, err := pki.NewDevice(pki.DeviceOptions{NetworkID: a.Network.Genesis.NetworkID, CommonName: fmt.Sprintf("B-%08d", i)})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				ders[i] = der
+			}
+		})
+	}
+	wg.Wait()
+	made := time.Since(start)
+	for lo := 0; lo < n; lo += 2000 {
+		txs := make([]certchain.Tx, 0, 2000)
+		for _, d := range ders[lo:min(lo+2000, n)] {
+			txs = append(txs, certchain.Tx{Type: certchain.TxPublish, Submitter: "vendor", Cert: d})
+		}
+		res, err := a.Node.Submit(context.Background(), txs)
+		if err != nil || res[0].Verdict.Code != certchain.Accepted {
+			b.Fatalf("publish: %v %+v", err, res[0])
+		}
+	}
+	b.Logf("%d certificates: made in %v, published in %v (height %d)", n, made.Round(time.Second),
+		(time.Since(start) - made).Round(time.Second), a.Node.State().Head().Height)
+	return ders
+}
+
+// warm builds a GET path for up to sampleSize random certificates and asks
+// the node once for each (signing and caching it, as relying parties
+// would); it returns the paths and the bytes the node answered.
+func warm(b *testing.B, a *App, ders [][]byte) ([]string, map[string][]byte) {
+	r := rand.New(rand.NewPCG(1, 2))
+	paths, bodies := []string{}, map[string][]byte{}
+	for _, i := range r.Perm(len(ders))[:min(len(ders), sampleSize)] {
+		c, err := x509.ParseCertificate(ders[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		req, err := ocsp.CreateRequest(c, c, &ocsp.RequestOptions{Hash: crypto.SHA1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := "/ocsp/" + url.PathEscape(base64.StdEncoding.EncodeToString(req))
+		paths = append(paths, p)
+		bodies[p] = httpGet(b, a.HTTPURL+p)
+	}
+	return paths, bodies
+}
+
+// bareServer serves the same bytes for the same paths with the same
+// content type: the ceiling of any Go HTTP handler on this machine.
+func bareServer(b *testing.B, bodies map[string][]byte) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := bodies[r.URL.RawPath]
+		if body == nil {
+			body = bodies[r.URL.Path]
+		}
+		h := w.Header()
+		h.Set("Content-Type", "application/ocsp-response")
+		h.Set("Cache-Control", "max-age=1800, public, no-transform, must-revalidate")
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	})}
+	go s.Serve(ln)
+	b.Cleanup(func() { s.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// wrkScript writes a Lua script that GETs a random path of the list.
+func wrkScript(b *testing.B, dir string, paths []string) string {
+	list := filepath.Join(dir, "paths.txt")
+	if err := os.WriteFile(list, []byte(strings.Join(paths, "\n")+"\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	script := filepath.Join(dir, "random.lua")
+	lua := `paths = {}
+for line in io.lines("` + list + `") do paths[#paths + 1] = line end
+math.randomseed(os.time())
+request = function() return wrk.format("GET", paths[math.random(#paths)]) end
+`
+	if err := os.WriteFile(script, []byte(lua), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return script
+}
+
+type wrkResult struct{ rps, p99ms float64 }
+
+var (
+	reqsRe = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	p99Re  = regexp.MustCompile(`\s99%\s+([\d.]+)(us|ms|s)`)
+)
+
+// runWrk drives 64 connections on 2 threads for 10 s and parses wrk's
+// throughput and 99th percentile latency.
+func runWrk(b *testing.B, wrk, script, base string) wrkResult {
+	out, err := exec.Command(wrk, "-t2", "-c64", "-d10s", "--latency", "-s", script, base).CombinedOutput()
+	if err != nil {
+		b.Fatalf("wrk: %v\n%s", err, out)
+	}
+	rps, p99 := reqsRe.FindSubmatch(out), p99Re.FindSubmatch(out)
+	if rps == nil || p99 == nil || strings.Contains(string(out), "Non-2xx") {
+		b.Fatalf("wrk output:\n%s", out)
+	}
+	r, _ := strconv.ParseFloat(string(rps[1]), 64)
+	l, _ := strconv.ParseFloat(string(p99[1]), 64)
+	l *= map[string]float64{"us": 0.001, "ms": 1, "s": 1000}[string(p99[2])]
+	b.Logf("%s: %.0f req/s, p99 %.2f ms", base, r, l)
+	return wrkResult{rps: r, p99ms: l}
+}
