@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -65,17 +68,20 @@ func benchOCSP(b *testing.B, wrk string, n int) {
 		dir := b.TempDir()
 		a := startBenchApp(b, dir, min(n, sampleSize)+1000)
 		ders := loadLedger(b, a, n)
-		paths, bodies := warm(b, a, ders)
+		paths, bodies, posts := warm(b, a, ders)
 		bare := bareServer(b, bodies)
-		script := wrkScript(b, dir, paths)
-		node := runWrk(b, wrk, script, a.HTTPURL)
-		base := runWrk(b, wrk, script, bare)
+		node := runWrk(b, wrk, wrkScript(b, dir, "get", paths), a.HTTPURL)
+		base := runWrk(b, wrk, wrkScript(b, dir, "get", paths), bare)
 		b.ReportMetric(node.rps, "node-req/s")
 		b.ReportMetric(base.rps, "bare-req/s")
 		b.ReportMetric(node.rps/base.rps, "throughput-ratio")
 		b.ReportMetric(node.p99ms, "node-p99-ms")
 		b.ReportMetric(base.p99ms, "bare-p99-ms")
 		b.ReportMetric(node.p99ms/base.p99ms, "p99-ratio")
+		post := runWrk(b, wrk, wrkScript(b, dir, "post", hexAll(posts)), a.HTTPURL)
+		b.ReportMetric(post.rps, "post-req/s")
+		nonce := runWrk(b, wrk, wrkScript(b, dir, "post", hexAll(withNonces(b, posts[:min(len(posts), 5000)]))), a.HTTPURL)
+		b.ReportMetric(nonce.rps, "nonce-req/s")
 		_ = a.Close()
 	}
 }
@@ -84,6 +90,7 @@ func startBenchApp(b *testing.B, dir string, cache int) *App {
 	cfg := DefaultConfig()
 	cfg.DataDir, cfg.HTTPAddr, cfg.HTTPSAddr, cfg.RaftAddr = dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.OCSPCache, cfg.LogLevel = cache, "warn"
+	cfg.OCSPNonceRate = 1e9 // sign every nonce request: measure live signing, not the budget
 	a := &App{Config: cfg, raftTimeout: 200 * time.Millisecond}
 	if err := a.Start(context.Background()); err != nil {
 		b.Fatal(err)
@@ -134,10 +141,11 @@ func loadLedger(b *testing.B, a *App, n int) [][]byte {
 
 // warm builds a GET path for up to sampleSize random certificates and asks
 // the node once for each (signing and caching it, as relying parties
-// would); it returns the paths and the bytes the node answered.
-func warm(b *testing.B, a *App, ders [][]byte) ([]string, map[string][]byte) {
+// would); it returns the paths, the bytes the node answered, and the DER
+// requests (for POST).
+func warm(b *testing.B, a *App, ders [][]byte) ([]string, map[string][]byte, [][]byte) {
 	r := rand.New(rand.NewPCG(1, 2))
-	paths, bodies := []string{}, map[string][]byte{}
+	paths, bodies, reqs := []string{}, map[string][]byte{}, [][]byte{}
 	for _, i := range r.Perm(len(ders))[:min(len(ders), sampleSize)] {
 		c, err := x509.ParseCertificate(ders[i])
 		if err != nil {
@@ -148,10 +156,44 @@ func warm(b *testing.B, a *App, ders [][]byte) ([]string, map[string][]byte) {
 			b.Fatal(err)
 		}
 		p := "/ocsp/" + url.PathEscape(base64.StdEncoding.EncodeToString(req))
-		paths = append(paths, p)
+		paths, reqs = append(paths, p), append(reqs, req)
 		bodies[p] = httpGet(b, a.HTTPURL+p)
 	}
-	return paths, bodies
+	return paths, bodies, reqs
+}
+
+// withNonces adds an RFC 8954 nonce extension to each request (x/crypto
+// cannot): the node must sign each answer afresh.
+func withNonces(b *testing.B, reqs [][]byte) [][]byte {
+	type tbs struct {
+		Version       int           `asn1:"explicit,tag:0,default:0,optional"`
+		RequestorName asn1.RawValue `asn1:"explicit,tag:1,optional"`
+		RequestList   []asn1.RawValue
+		Extensions    []pkix.Extension `asn1:"explicit,tag:2,optional"`
+	}
+	var out [][]byte
+	for i, der := range reqs {
+		var req struct{ TBS tbs }
+		if _, err := asn1.Unmarshal(der, &req); err != nil {
+			b.Fatal(err)
+		}
+		nonce, _ := asn1.Marshal([]byte(fmt.Sprintf("nonce-%012d", i)))
+		req.TBS.Extensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2}, Value: nonce}}
+		enc, err := asn1.Marshal(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, enc)
+	}
+	return out
+}
+
+func hexAll(bs [][]byte) []string {
+	out := make([]string, len(bs))
+	for i, x := range bs {
+		out[i] = hex.EncodeToString(x)
+	}
+	return out
 }
 
 // bareServer serves the same bytes for the same paths with the same
@@ -177,18 +219,28 @@ func bareServer(b *testing.B, bodies map[string][]byte) string {
 	return "http://" + ln.Addr().String()
 }
 
-// wrkScript writes a Lua script that GETs a random path of the list.
-func wrkScript(b *testing.B, dir string, paths []string) string {
-	list := filepath.Join(dir, "paths.txt")
-	if err := os.WriteFile(list, []byte(strings.Join(paths, "\n")+"\n"), 0o600); err != nil {
+// wrkScript writes a Lua script that sends a random line of lines: a GET
+// of the path (kind "get"), or a POST to /ocsp of the hex-encoded request
+// (kind "post").
+func wrkScript(b *testing.B, dir, kind string, lines []string) string {
+	list := filepath.Join(dir, kind+".txt")
+	if err := os.WriteFile(list, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	script := filepath.Join(dir, "random.lua")
-	lua := `paths = {}
-for line in io.lines("` + list + `") do paths[#paths + 1] = line end
+	script := filepath.Join(dir, kind+".lua")
+	lua := `items = {}
+for line in io.lines("` + list + `") do items[#items + 1] = line end
 math.randomseed(os.time())
-request = function() return wrk.format("GET", paths[math.random(#paths)]) end
 `
+	if kind == "get" {
+		lua += `request = function() return wrk.format("GET", items[math.random(#items)]) end
+`
+	} else {
+		lua += `for i, h in ipairs(items) do items[i] = h:gsub("..", function(cc) return string.char(tonumber(cc, 16)) end) end
+headers = {["Content-Type"] = "application/ocsp-request"}
+request = function() return wrk.format("POST", "/ocsp", headers, items[math.random(#items)]) end
+`
+	}
 	if err := os.WriteFile(script, []byte(lua), 0o600); err != nil {
 		b.Fatal(err)
 	}
