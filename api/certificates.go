@@ -156,23 +156,30 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) {
 // and answers with its outcome.
 func (s *Server) writeOne(w http.ResponseWriter, r *http.Request, tx certchain.Tx) {
 	var err error
-	if tx.Submitter, err = s.member(r); err != nil {
-		writeError(w, err)
-		return
-	}
 	if tx.Target, err = certchain.ParseHash(chi.URLParam(r, "id")); err != nil {
 		writeError(w, err)
 		return
 	}
-	results, err := s.submit(r.Context(), []certchain.Tx{tx})
-	if err == nil {
-		err = resultError(results[0])
-	}
+	res, err := s.submitOne(r, &tx)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	s.writeTxResponse(w, tx, results[0])
+	s.writeTxResponse(w, tx, res)
+}
+
+// submitOne submits tx as the member the request authenticates, waits for
+// its outcome and turns a refusal into an error of the right kind.
+func (s *Server) submitOne(r *http.Request, tx *certchain.Tx) (raftstore.Result, error) {
+	var err error
+	if tx.Submitter, err = s.member(r); err != nil {
+		return raftstore.Result{}, err
+	}
+	results, err := s.submit(r.Context(), []certchain.Tx{*tx})
+	if err != nil {
+		return raftstore.Result{}, err
+	}
+	return results[0], resultError(results[0])
 }
 
 func resultError(res raftstore.Result) error {

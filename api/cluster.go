@@ -80,20 +80,11 @@ func (s *Server) nodeRemove(w http.ResponseWriter, r *http.Request) {
 // writeNodeTx submits a membership change as the authenticated member
 // (the ledger accepts it from admins only).
 func (s *Server) writeNodeTx(w http.ResponseWriter, r *http.Request, tx certchain.Tx) {
-	var err error
-	if tx.Submitter, err = s.member(r); err != nil {
-		writeError(w, err)
-		return
-	}
-	results, err := s.submit(r.Context(), []certchain.Tx{tx})
-	if err == nil {
-		err = resultError(results[0])
-	}
+	res, err := s.submitOne(r, &tx)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	res := results[0]
 	writeJSON(w, http.StatusOK, map[string]any{"height": res.Height, "tx": res.TxID.String(),
 		"verdict": res.Verdict.Code, "detail": res.Verdict.Reason})
 }
