@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -77,6 +78,7 @@ func printBanner(e *env, a *App) {
 	if a.HTTPURL != "" {
 		fmt.Fprintf(w, "  http (reads):  %s   status, records, blocks, /metrics\n", a.HTTPURL)
 	}
+	fmt.Fprintf(w, "  ocsp:          %s   responder certificate: /v1/ocsp/responder.pem\n", strings.Join(a.ocspURLs(), " "))
 	fmt.Fprintf(w, "  raft:          %s\n", a.Node.RaftAddr())
 	if nw := a.Network; nw != nil {
 		fmt.Fprintf(w, "  credentials:   %s (network CA ca.pem, members/*.pem, ocsp.pem)\n", nw.Dir)
