@@ -70,23 +70,41 @@ func benchOCSP(b *testing.B, wrk string, n int) {
 		dir := b.TempDir()
 		a := startBenchApp(b, dir, min(n, sampleSize)+1000)
 		ders := loadLedger(b, a, n)
-		paths, bodies, posts := warm(b, a, ders)
-		ders = nil // a node never holds every certificate in its heap: do not make its GC scan them
-		runtime.GC()
-		bare := bareServer(b, bodies)
-		node, base := alternate(b, wrk, wrkScript(b, dir, "get", paths), a.HTTPURL, bare)
-		b.ReportMetric(node.rps, "node-req/s")
-		b.ReportMetric(base.rps, "bare-req/s")
-		b.ReportMetric(node.rps/base.rps, "throughput-ratio")
-		b.ReportMetric(node.p99ms, "node-p99-ms")
-		b.ReportMetric(base.p99ms, "bare-p99-ms")
-		b.ReportMetric(node.p99ms/base.p99ms, "p99-ratio")
-		post := runWrk(b, wrk, wrkScript(b, dir, "post", hexAll(posts)), a.HTTPURL)
-		b.ReportMetric(post.rps, "post-req/s")
-		nonce := runWrk(b, wrk, wrkScript(b, dir, "post", hexAll(withNonces(b, posts[:min(len(posts), 5000)]))), a.HTTPURL)
-		b.ReportMetric(nonce.rps, "nonce-req/s")
+		for _, ws := range workingSets(n) {
+			measure(b, wrk, a, dir, ders, ws)
+		}
 		_ = a.Close()
 	}
+}
+
+// workingSets are the numbers of distinct certificates wrk asks about:
+// 10,000 on every ledger (so ledgers of different sizes are compared on
+// the same traffic) and, on a larger ledger, sampleSize too.
+func workingSets(n int) []int {
+	if n > 10_000 {
+		return []int{10_000, min(n, sampleSize)}
+	}
+	return []int{n}
+}
+
+// measure drives wrk over ws random certificates of the ledger and
+// reports the node against the bare handler, then POST and nonce rates.
+func measure(b *testing.B, wrk string, a *App, dir string, ders [][]byte, ws int) {
+	paths, bodies, posts := warm(b, a, ders, ws)
+	runtime.GC()
+	bare := bareServer(b, bodies)
+	node, base := alternate(b, wrk, wrkScript(b, dir, "get", paths), a.HTTPURL, bare)
+	unit := func(s string) string { return fmt.Sprintf("%s@%dk", s, ws/1000) }
+	b.ReportMetric(node.rps, unit("node-req/s"))
+	b.ReportMetric(base.rps, unit("bare-req/s"))
+	b.ReportMetric(node.rps/base.rps, unit("throughput-ratio"))
+	b.ReportMetric(node.p99ms, unit("node-p99-ms"))
+	b.ReportMetric(base.p99ms, unit("bare-p99-ms"))
+	b.ReportMetric(node.p99ms/base.p99ms, unit("p99-ratio"))
+	post := runWrk(b, wrk, wrkScript(b, dir, "post", hexAll(posts)), a.HTTPURL)
+	b.ReportMetric(post.rps, unit("post-req/s"))
+	nonce := runWrk(b, wrk, wrkScript(b, dir, "post", hexAll(withNonces(b, posts[:min(len(posts), 5000)]))), a.HTTPURL)
+	b.ReportMetric(nonce.rps, unit("nonce-req/s"))
 }
 
 func startBenchApp(b *testing.B, dir string, cache int) *App {
@@ -142,14 +160,14 @@ func loadLedger(b *testing.B, a *App, n int) [][]byte {
 	return ders
 }
 
-// warm builds a GET path for up to sampleSize random certificates and asks
+// warm builds a GET path for ws random certificates and asks
 // the node once for each (signing and caching it, as relying parties
 // would); it returns the paths, the bytes the node answered, and the DER
 // requests (for POST).
-func warm(b *testing.B, a *App, ders [][]byte) ([]string, map[string][]byte, [][]byte) {
+func warm(b *testing.B, a *App, ders [][]byte, ws int) ([]string, map[string][]byte, [][]byte) {
 	r := rand.New(rand.NewPCG(1, 2))
 	paths, bodies, reqs := []string{}, map[string][]byte{}, [][]byte{}
-	for _, i := range r.Perm(len(ders))[:min(len(ders), sampleSize)] {
+	for _, i := range r.Perm(len(ders))[:min(len(ders), ws)] {
 		c, err := x509.ParseCertificate(ders[i])
 		if err != nil {
 			b.Fatal(err)
