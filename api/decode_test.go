@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -19,7 +20,8 @@ func TestDecodeCerts(t *testing.T) {
 			if i > 0 {
 				s += ","
 			}
-			s += `"` + jsonEscape(string(validatortest.PEM(c))) + `"`
+			q, _ := json.Marshal(string(validatortest.PEM(c)))
+			s += string(q)
 		}
 		return s + "]}"
 	}
@@ -110,18 +112,6 @@ func TestProblemTable(t *testing.T) {
 			}
 		})
 	}
-}
-
-func jsonEscape(s string) string {
-	out := ""
-	for _, r := range s {
-		if r == '\n' {
-			out += `\n`
-		} else {
-			out += string(r)
-		}
-	}
-	return out
 }
 
 // FuzzDecodeCerts feeds arbitrary bodies through every accepted media type:

@@ -145,8 +145,9 @@ func (e *problemError) Error() string {
 	return fmt.Sprintf("%s (%d): %s", strings.TrimPrefix(e.Type, "urn:certchain:problem:"), e.Status, e.Detail)
 }
 
-// do sends a request and decodes a JSON answer into out, or the problem
-// document into a *problemError.
+// do sends a request and decodes a JSON answer into out (a *[]byte gets
+// the raw body, up to 256 MiB), or the problem document into a
+// *problemError.
 func (c *client) do(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
@@ -163,8 +164,12 @@ func (c *client) do(ctx context.Context, method, path, contentType string, body 
 	if resp.StatusCode >= 300 {
 		return decodeProblem(resp)
 	}
-	if out == nil {
+	switch out := out.(type) {
+	case nil:
 		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	case *[]byte:
+		*out, err = io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 		return err
 	}
 	return json.NewDecoder(resp.Body).Decode(out)

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
 	"strconv"
 
@@ -106,23 +104,11 @@ func auditAPI(ctx context.Context, e *env, co *clientOptions) error {
 }
 
 func fetchRaw(ctx context.Context, c *client, h uint64) (*certchain.Block, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/v1/blocks/"+strconv.FormatUint(h, 10)+"/raw", nil)
-	if err != nil {
+	var raw []byte
+	if err := c.do(ctx, "GET", "/v1/blocks/"+strconv.FormatUint(h, 10)+"/raw", "", nil, &raw); err != nil {
 		return nil, err
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, decodeProblem(resp)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return nil, err
-	}
-	blk, err := certchain.DecodeBlock(b)
+	blk, err := certchain.DecodeBlock(raw)
 	return &blk, err
 }
 
