@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/certchain/certchain/certchain"
+	"github.com/certchain/certchain/validator"
 	"github.com/hashicorp/raft"
 )
 
@@ -32,6 +33,7 @@ type Result struct {
 type pending struct {
 	tx   certchain.Tx
 	id   certchain.Hash
+	cert *validator.Cert // checked at the edge, for the apply step
 	size int
 	idx  int
 	done chan<- indexed
@@ -71,10 +73,11 @@ func newBatcher(n *Node) *batcher {
 func (n *Node) SubmitLocal(ctx context.Context, txs []certchain.Tx) ([]Result, error) {
 	stamp(txs)
 	ids := certchain.TxIDs(txs)
-	verdicts, err := n.state.Precheck(txs, ids, time.Now())
+	verdicts, certs, err := n.state.Precheck(txs, ids, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("precheck: %w", err)
 	}
+	n.metrics.checks.WithLabelValues("edge").Add(float64(withCert(txs)))
 	results := make([]Result, len(txs))
 	done := make(chan indexed, len(txs))
 	waiting := 0
@@ -84,13 +87,22 @@ func (n *Node) SubmitLocal(ctx context.Context, txs []certchain.Tx) ([]Result, e
 			n.metrics.edgeRefused(txs[i].Type, verdicts[i].Code)
 			continue
 		}
-		if err := n.batch.enqueue(&pending{tx: txs[i], id: ids[i], size: len(txs[i].Cert) + 256, idx: i, done: done}); err != nil {
+		if err := n.batch.enqueue(&pending{tx: txs[i], id: ids[i], cert: certs[i], size: len(txs[i].Cert) + 256, idx: i, done: done}); err != nil {
 			results[i] = Result{TxID: ids[i], Err: err}
 			continue
 		}
 		waiting++
 	}
 	return results, collect(ctx, done, waiting, results)
+}
+
+func withCert(txs []certchain.Tx) (n int) {
+	for i := range txs {
+		if len(txs[i].Cert) > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func collect(ctx context.Context, done <-chan indexed, waiting int, results []Result) error {
@@ -161,6 +173,9 @@ func (b *batcher) propose(batch []*pending) {
 	p := certchain.Proposal{Time: time.Now().UnixNano(), Proposer: b.n.cfg.ID, Txs: make([]certchain.Tx, len(batch))}
 	for i, q := range batch {
 		p.Txs[i] = q.tx
+		if q.cert != nil {
+			b.n.state.Prechecked(q.id, q.cert)
+		}
 	}
 	f := b.n.raft.Apply(encodeProposal(&p), b.n.cfg.ApplyTimeout)
 	go func() {
@@ -171,6 +186,7 @@ func (b *batcher) propose(batch []*pending) {
 
 func (b *batcher) deliver(batch []*pending, f raft.ApplyFuture) {
 	if err := f.Error(); err != nil {
+		b.n.state.Forget(ids(batch))
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrEnqueueTimeout) {
 			fail(batch, certchain.ErrNotLeader) // never entered the log
 		} else {
@@ -186,6 +202,14 @@ func (b *batcher) deliver(batch []*pending, f raft.ApplyFuture) {
 	default:
 		fail(batch, fmt.Errorf("%w: entry was applied before a restart", ErrOutcomeUnknown))
 	}
+}
+
+func ids(batch []*pending) []certchain.Hash {
+	out := make([]certchain.Hash, len(batch))
+	for i, q := range batch {
+		out[i] = q.id
+	}
+	return out
 }
 
 func fail(batch []*pending, err error) {

@@ -20,7 +20,8 @@ import (
 // ECDSA P-256 verifications per second on all cores.
 func BenchmarkPublish(b *testing.B) {
 	b.Run("ceiling/ecdsa-p256-verify-all-cores", benchVerifyCeiling)
-	b.Run("node/batch-1000", func(b *testing.B) { benchPublish(b, 1000) })
+	b.Run("node/batch-1000", func(b *testing.B) { benchPublish(b, 1000, 1) })
+	b.Run("node/batch-1000x4", func(b *testing.B) { benchPublish(b, 1000, 4) })
 }
 
 func benchVerifyCeiling(b *testing.B) {
@@ -39,24 +40,38 @@ func benchVerifyCeiling(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifies/s")
 }
 
-func benchPublish(b *testing.B, batch int) {
+// benchPublish submits b.N certificates in batches from clients
+// concurrent submitters, as a streaming client keeps several batches in
+// flight.
+func benchPublish(b *testing.B, batch, clients int) {
 	tn := newTestNet(b)
 	devices := makeDevices(b, tn, b.N)
 	n := openNode(b, b.TempDir(), tn.Genesis)
 	defer n.Close()
+	batches := make(chan []*validatortest.Device, b.N/batch+1)
+	for start := 0; start < len(devices); start += batch {
+		batches <- devices[start:min(start+batch, len(devices))]
+	}
+	close(batches)
 	b.ReportAllocs()
 	b.ResetTimer()
-	for start := 0; start < len(devices); start += batch {
-		end := min(start+batch, len(devices))
-		txs := make([]certchain.Tx, 0, end-start)
-		for _, d := range devices[start:end] {
-			txs = append(txs, publishTx(d))
-		}
-		res, err := n.Submit(context.Background(), txs)
-		if err != nil || res[0].Verdict.Code != certchain.Accepted {
-			b.Fatalf("submit: %v %+v", err, res[0])
-		}
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for ds := range batches {
+				txs := make([]certchain.Tx, len(ds))
+				for i, d := range ds {
+					txs[i] = publishTx(d)
+				}
+				res, err := n.Submit(context.Background(), txs)
+				if err != nil || res[0].Verdict.Code != certchain.Accepted {
+					b.Errorf("submit: %v %+v", err, res[0])
+					return
+				}
+			}
+		})
 	}
+	wg.Wait()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "certs/s")
 }
 

@@ -296,3 +296,33 @@ func TestReadReplica(t *testing.T) {
 		t.Fatalf("replica: %+v %v %v", res[0], rec, err)
 	}
 }
+
+// TestEachNodeVerifiesEachCertificateOnce: the leader verifies a
+// certificate at its edge and reuses the result when it applies the block;
+// followers verify it when they apply; nobody verifies it twice.
+func TestEachNodeVerifiesEachCertificateOnce(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	leader := c.waitLeader()
+	const n = 40
+	txs := make([]certchain.Tx, n)
+	for i := range txs {
+		txs[i] = publishTx(c.net.device(t))
+	}
+	for _, r := range c.mustSubmit((leader+1)%3, txs...) {
+		if r.Verdict.Code != certchain.Accepted {
+			t.Fatalf("publish: %+v", r)
+		}
+	}
+	c.waitSameHead()
+	for i := range 3 {
+		m := c.node(i).metrics.checks
+		edge, apply := testutil.ToFloat64(m.WithLabelValues("edge")), testutil.ToFloat64(m.WithLabelValues("apply"))
+		want := [2]float64{0, n}
+		if i == leader {
+			want = [2]float64{n, 0}
+		}
+		if [2]float64{edge, apply} != want {
+			t.Errorf("node%d (leader %v): verified %v at the edge and %v when applying, want %v", i, i == leader, edge, apply, want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ type metrics struct {
 	applySec  prometheus.Histogram
 	blockSize prometheus.Histogram
 	restores  prometheus.Counter
+	checks    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
@@ -36,6 +37,10 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 			Help:    "Transactions per applied block.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
 		}),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "certchain_certificate_checks_total",
+			Help: "Certificates this node verified (signature or chain), by stage: edge (before Raft) or apply (a block this node did not precheck).",
+		}, []string{"stage"}),
 		restores: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "certchain_snapshot_restores_total",
 			Help: "Raft snapshots this node installed (it had fallen behind the compacted log).",
@@ -44,7 +49,7 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(m.txs, m.refused, m.applySec, m.blockSize, m.restores,
+	reg.MustRegister(m.txs, m.refused, m.applySec, m.blockSize, m.restores, m.checks,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "certchain_ledger_height",
 			Help: "Height of the newest applied block.",
@@ -64,6 +69,7 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 func (m *metrics) observeBlock(a *Applied) {
 	m.blockSize.Observe(float64(len(a.Verdicts)))
 	m.applySec.Observe(a.Elapsed.Seconds())
+	m.checks.WithLabelValues("apply").Add(float64(a.Checked))
 	for i, v := range a.Verdicts {
 		m.txs.WithLabelValues(a.Types[i].String(), v.Code.String()).Inc()
 	}

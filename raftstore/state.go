@@ -23,6 +23,11 @@ type State struct {
 	genesis *certchain.Genesis
 	verify  *verifier
 
+	// checked holds certificates the edge verified for transactions now
+	// on their way through Raft, by transaction ID, so that applying the
+	// block on this node does not verify them again (see Prechecked).
+	checked checkedCerts
+
 	mu      sync.RWMutex
 	head    certchain.Header
 	applied uint64
@@ -42,6 +47,9 @@ type Applied struct {
 	Records []*certchain.Record
 	// Nodes are the validator node records the block changed.
 	Nodes []*certchain.NodeRecord
+	// Checked is how many certificates this node verified while applying
+	// the block: those it had not prechecked at its edge.
+	Checked int
 	// Elapsed is how long verifying and writing the block took here.
 	Elapsed time.Duration
 }
@@ -136,11 +144,11 @@ func (s *State) Apply(index uint64, p *certchain.Proposal, ids []certchain.Hash)
 	at := max(p.Time, head.Time)
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	verdicts, eff, err := s.decide(txn, p.Txs, ids, head.Height+1, time.Unix(0, at).UTC())
+	d, err := s.decide(txn, p.Txs, ids, s.checked.take(ids), head.Height+1, time.Unix(0, at).UTC())
 	if err != nil {
 		return nil, err
 	}
-	blk := certchain.NewBlock(&head, p, ids, verdicts)
+	blk := certchain.NewBlock(&head, p, ids, d.verdicts)
 	if err := writeBlock(txn, &blk, ids, index); err != nil {
 		return nil, err
 	}
@@ -152,53 +160,73 @@ func (s *State) Apply(index uint64, p *certchain.Proposal, ids []certchain.Hash)
 	for i := range p.Txs {
 		types[i] = p.Txs[i].Type
 	}
-	return &Applied{Header: blk.Header, Hash: blk.Header.Hash(), TxIDs: ids, Verdicts: verdicts,
-		Types: types, Records: eff.Records, Nodes: eff.Nodes, Elapsed: time.Since(start)}, nil
+	return &Applied{Header: blk.Header, Hash: blk.Header.Hash(), TxIDs: ids, Verdicts: d.verdicts,
+		Types: types, Records: d.eff.Records, Nodes: d.eff.Nodes, Checked: d.checked, Elapsed: time.Since(start)}, nil
 }
 
 // Precheck decides txs against the current state at time now, exactly as a
 // block would, without writing anything. The edge uses it to refuse bad
-// transactions before they reach Raft.
-func (s *State) Precheck(txs []certchain.Tx, ids []certchain.Hash, now time.Time) ([]certchain.Verdict, error) {
+// transactions before they reach Raft. It also returns the checked
+// certificate of each transaction that carries one and passed (else nil),
+// for Prechecked.
+func (s *State) Precheck(txs []certchain.Tx, ids []certchain.Hash, now time.Time) ([]certchain.Verdict, []*validator.Cert, error) {
 	txn := s.db.NewTransaction(true) // sees its own writes; never committed
 	defer txn.Discard()
-	verdicts, _, err := s.decide(txn, txs, ids, s.Head().Height+1, now)
-	return verdicts, err
+	pre := make([]*validator.Cert, len(txs))
+	d, err := s.decide(txn, txs, ids, pre, s.Head().Height+1, now)
+	return d.verdicts, pre, err
 }
+
+// Prechecked hands the certificate the edge checked for transaction id to
+// the apply step of this node: if the block carrying id is applied here
+// while c is still valid at the block's time (validator.Cert.ValidAt), it
+// is not verified again. Forget drops what will not be applied here.
+func (s *State) Prechecked(id certchain.Hash, c *validator.Cert) { s.checked.put(id, c) }
+
+// Forget drops the prechecked certificates of ids (their proposal failed).
+func (s *State) Forget(ids []certchain.Hash) { s.checked.take(ids) }
 
 // decide verifies certificates in parallel, then decides each transaction
 // in order against txn (which sees the effects of earlier ones) and writes
-// accepted effects into txn.
-func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash, height uint64, at time.Time) ([]certchain.Verdict, validator.Effect, error) {
+// accepted effects into txn. pre holds certificates checked before (nil
+// entries are checked here, and filled in).
+func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash, pre []*validator.Cert, height uint64, at time.Time) (decided, error) {
 	opts := s.verify.options(at)
-	pre := s.verify.checkAll(txs, opts)
+	d := decided{verdicts: make([]certchain.Verdict, len(txs)), checked: s.verify.checkAll(txs, pre, opts)}
 	view := txnView{txn: txn}
-	verdicts := make([]certchain.Verdict, len(txs))
-	var changed validator.Effect
 	for i := range txs {
 		if dup, err := view.hasTx(ids[i]); err != nil {
-			return nil, changed, err
+			return d, err
 		} else if dup {
-			verdicts[i] = certchain.Verdict{Code: certchain.Unchanged, Reason: "duplicate-tx: transaction is already on the ledger"}
+			d.verdicts[i] = certchain.Verdict{Code: certchain.Unchanged, Reason: "duplicate-tx: transaction is already on the ledger"}
 			continue
 		}
-		// A failed precheck is decided again by Decide (pre = nil), so that
-		// its rule order holds: membership and idempotency come first.
+		// A failed check is decided again by Decide (pre = nil), so that
+		// its rule order holds: membership and idempotency come first. Only
+		// a certificate the edge refused, so never in a healthy block, is
+		// verified twice.
 		eff, v, err := validator.DecideErr(&txs[i], ids[i], pre[i], opts, s.genesis, view, height)
 		if err != nil {
-			return nil, changed, err
+			return d, err
 		}
-		verdicts[i] = v
+		d.verdicts[i] = v
 		if v.Code != certchain.Accepted {
 			continue
 		}
 		if err := writeEffect(txn, view, eff); err != nil {
-			return nil, changed, err
+			return d, err
 		}
-		changed.Records = append(changed.Records, eff.Records...)
-		changed.Nodes = append(changed.Nodes, eff.Nodes...)
+		d.eff.Records = append(d.eff.Records, eff.Records...)
+		d.eff.Nodes = append(d.eff.Nodes, eff.Nodes...)
 	}
-	return verdicts, changed, nil
+	return d, nil
+}
+
+// decided is the outcome of decide.
+type decided struct {
+	verdicts []certchain.Verdict
+	eff      validator.Effect // of the accepted transactions
+	checked  int              // certificates verified by decide itself
 }
 
 func (s *State) advance(h certchain.Header, index uint64) {

@@ -29,18 +29,20 @@ func newVerifier(g *certchain.Genesis) (*verifier, error) {
 
 func (v *verifier) options(at time.Time) *validator.Options { return v.base.At(at) }
 
-// checkAll checks the certificate of every transaction that carries one,
-// on all cores. A certificate that fails stays nil: Decide checks it again
-// and words the verdict.
-func (v *verifier) checkAll(txs []certchain.Tx, opts *validator.Options) []*validator.Cert {
-	out := make([]*validator.Cert, len(txs))
+// checkAll checks, on all cores, the certificate of every transaction
+// that carries one and has no still-valid entry in out (see
+// validator.Cert.ValidAt), and stores the result in out. A certificate
+// that fails stays nil: Decide checks it again and words the verdict. It
+// returns how many it checked.
+func (v *verifier) checkAll(txs []certchain.Tx, out []*validator.Cert, opts *validator.Options) int {
 	next := make(chan int, len(txs))
 	for i := range txs {
-		if len(txs[i].Cert) > 0 {
+		if len(txs[i].Cert) > 0 && (out[i] == nil || !out[i].ValidAt(opts)) {
 			next <- i
 		}
 	}
 	close(next)
+	checked := len(next)
 	var wg sync.WaitGroup
 	for range min(v.workers, len(next)) {
 		wg.Go(func() {
@@ -50,5 +52,38 @@ func (v *verifier) checkAll(txs []certchain.Tx, opts *validator.Options) []*vali
 		})
 	}
 	wg.Wait()
+	return checked
+}
+
+// checkedCerts maps transaction IDs to certificates the edge checked; see
+// State.Prechecked. It holds at most what is in flight through Raft.
+type checkedCerts struct {
+	mu sync.Mutex
+	m  map[certchain.Hash]*validator.Cert
+}
+
+func (c *checkedCerts) put(id certchain.Hash, cert *validator.Cert) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[certchain.Hash]*validator.Cert)
+	}
+	c.m[id] = cert
+}
+
+// take removes ids and returns their certificates (nil where none).
+func (c *checkedCerts) take(ids []certchain.Hash) []*validator.Cert {
+	out := make([]*validator.Cert, len(ids))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) == 0 {
+		return out
+	}
+	for i, id := range ids {
+		if cert, ok := c.m[id]; ok {
+			out[i] = cert
+			delete(c.m, id)
+		}
+	}
 	return out
 }

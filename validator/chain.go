@@ -20,24 +20,29 @@ import (
 // anchors of several members, the first anchor in Options.Anchors order
 // wins, so every node picks the same. The intermediates of that path must
 // meet rule "key-algorithm" too; the anchors were vetted by the genesis.
-func checkChain(in *input, chain [][]byte) (string, *x509.Certificate, error) {
+func checkChain(in *input, chain [][]byte) (string, *x509.Certificate, []*x509.Certificate, error) {
 	if len(in.opts.Anchors) == 0 {
-		return "", nil, ruleErr(RuleChain, "no member CA is registered: only self-signed certificates can be published")
+		return "", nil, nil, ruleErr(RuleChain, "no member CA is registered: only self-signed certificates can be published")
 	}
 	inter, err := parseChain(chain)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
+	}
+	pool := x509.NewCertPool()
+	for _, c := range inter {
+		pool.AddCert(c)
 	}
 	chains, err := in.cert.Verify(x509.VerifyOptions{
 		Roots:         anchorPool(in.opts.Anchors),
-		Intermediates: inter,
+		Intermediates: pool,
 		CurrentTime:   verifyTime(in),
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err != nil {
-		return "", nil, chainError(err)
+		return "", nil, nil, chainError(err)
 	}
-	return pickAnchor(in, chains)
+	member, issuer, err := pickAnchor(in, chains)
+	return member, issuer, inter, err
 }
 
 // verifyTime is Now, or the leaf's NotBefore when that lies within the
@@ -50,20 +55,20 @@ func verifyTime(in *input) time.Time {
 	return in.opts.Now
 }
 
-func parseChain(chain [][]byte) (*x509.CertPool, error) {
+func parseChain(chain [][]byte) ([]*x509.Certificate, error) {
 	if len(chain) > MaxChain {
 		return nil, ruleErr(RuleChain, fmt.Sprintf("%d intermediates, at most %d allowed", len(chain), MaxChain))
 	}
-	pool := x509.NewCertPool()
+	out := make([]*x509.Certificate, 0, len(chain))
 	for i, der := range chain {
 		c, err := ParseDER(der)
 		if err != nil {
 			re := err.(*RuleError)
 			return nil, &RuleError{Rule: RuleChain, Detail: fmt.Sprintf("intermediate %d: %s", i+1, re.Detail), Cause: re.Cause}
 		}
-		pool.AddCert(c)
+		out = append(out, c)
 	}
-	return pool, nil
+	return out, nil
 }
 
 func anchorPool(anchors []Anchor) *x509.CertPool {

@@ -23,7 +23,9 @@ type Cert struct {
 	// certificate by its issuer's name and key hashes (RFC 6960 §4.1.1).
 	Issuer *x509.Certificate
 
-	checkedAt time.Time // Options.Now of the Check that made it
+	// stable is the span of verification times over which Check gives
+	// this same result (see ValidAt).
+	stable window
 }
 
 // input is what the certificate rules look at.
@@ -69,32 +71,34 @@ func Check(der []byte, chain [][]byte, opts *Options) (*Cert, error) {
 			return nil, err
 		}
 	}
-	ca, issuer, err := checkIssuer(in, chain)
+	ca, issuer, inter, err := checkIssuer(in, chain)
 	if err != nil {
 		return nil, err
 	}
-	return newCert(in, ca, issuer), nil
+	return newCert(in, ca, issuer, inter), nil
 }
 
-func newCert(in *input, ca string, issuer *x509.Certificate) *Cert {
+func newCert(in *input, ca string, issuer *x509.Certificate, inter []*x509.Certificate) *Cert {
 	c := in.cert
 	return &Cert{
 		X509: c, ID: certchain.Sum(c.Raw), SelfSigned: in.selfIssued, Identity: in.identity,
-		KeyHash: certchain.Sum(c.RawSubjectPublicKeyInfo), CA: ca, Issuer: issuer, checkedAt: in.opts.Now,
+		KeyHash: certchain.Sum(c.RawSubjectPublicKeyInfo), CA: ca, Issuer: issuer,
+		stable: stableWindow(in, inter),
 	}
 }
 
 // checkIssuer verifies the signature: with the certificate's own key if it
 // is self-issued, else through a chain to an anchor. It returns the
-// anchor's member for a CA-signed certificate, and the issuing certificate.
-func checkIssuer(in *input, chain [][]byte) (string, *x509.Certificate, error) {
+// anchor's member for a CA-signed certificate, the issuing certificate and
+// the parsed intermediates of the transaction.
+func checkIssuer(in *input, chain [][]byte) (string, *x509.Certificate, []*x509.Certificate, error) {
 	if !in.selfIssued {
 		return checkChain(in, chain)
 	}
 	if len(chain) != 0 {
-		return "", nil, ruleErr(RuleChain, "a self-signed certificate takes no chain")
+		return "", nil, nil, ruleErr(RuleChain, "a self-signed certificate takes no chain")
 	}
-	return "", in.cert, checkSelfSignature(in)
+	return "", in.cert, nil, checkSelfSignature(in)
 }
 
 // Identity names the device or service c is for: its first URI subject

@@ -47,9 +47,11 @@ func Decide(tx *certchain.Tx, txID certchain.Hash, pre *Cert, opts *Options, g *
 
 // DecideErr verifies tx against state and returns its effect and verdict.
 //
-// pre is the result of Check for tx.Cert with the same opts if the caller
-// already ran it (in parallel, before applying the block); nil, or one made
-// for other bytes or at another Now, and Decide runs Check itself. g is the
+// pre is the result of Check for tx.Cert and tx.Chain with the same opts
+// but perhaps another Now, if the caller already ran it (in parallel before
+// applying the block, or at the edge before proposing it); Decide uses it
+// when its ValidAt(opts), else (or when nil, or made for other bytes) it
+// runs Check itself. g is the
 // genesis (its member set), height the block being built and opts.Now its
 // time. The verdict is deterministic: the same inputs and state give the
 // same verdict and effect on every node. Records returned by view are
@@ -149,7 +151,7 @@ func (d *decision) lookup(id certchain.Hash) (*certchain.Record, error) {
 
 // cert returns the checked certificate of the transaction.
 func (d *decision) cert() (*Cert, error) {
-	if p := d.pre; p != nil && p.checkedAt.Equal(d.opts.Now) && bytes.Equal(p.X509.Raw, d.tx.Cert) {
+	if p := d.pre; p != nil && p.ValidAt(d.opts) && bytes.Equal(p.X509.Raw, d.tx.Cert) {
 		return p, nil
 	}
 	return Check(d.tx.Cert, d.tx.Chain, d.opts)

@@ -37,7 +37,8 @@ func TestDecidePre(t *testing.T) {
 	}{
 		{"ok/pre-used", der, vt.Now, "", "marked"},
 		{"ok/pre-for-other-cert-ignored", other, vt.Now, "", "CN=other"},
-		{"ok/pre-at-other-time-ignored", der, vt.Now.Add(time.Hour), "", "CN=dev"},
+		{"ok/pre-in-same-window-used", der, vt.Now.Add(time.Hour), "", "marked"},
+		{"ok/pre-across-notbefore-ignored", der, vt.Now.Add(-2 * time.Hour), "", "CN=dev"},
 		{"fail/pre-at-other-time-rechecked", der, vt.Now.AddDate(6, 0, 0), validator.RuleExpired, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
