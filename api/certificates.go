@@ -19,15 +19,24 @@ import (
 type PublishResult struct {
 	ID     string `json:"id"`               // SHA-256 of the DER, lowercase hex
 	Serial string `json:"serial,omitempty"` // lowercase hex
-	// State is "published" (on the ledger, now or before), "rejected"
-	// (Reason says why; nothing changed) or "retry" (not processed: the
-	// node was busy or lost leadership; send it again).
+	// State is StatePublished, StateRejected or StateRetry.
 	State            string `json:"state"`
 	Reason           string `json:"reason,omitempty"`
 	AlreadyPublished bool   `json:"already_published,omitempty"`
 	Height           uint64 `json:"height,omitempty"`
 	Tx               string `json:"tx,omitempty"`
 }
+
+// The states of a PublishResult.
+const (
+	// StatePublished: on the ledger, now or before (AlreadyPublished).
+	StatePublished = "published"
+	// StateRejected: refused (Reason says why); nothing changed.
+	StateRejected = "rejected"
+	// StateRetry: not processed (the node was busy or lost its leader);
+	// sending it again is safe.
+	StateRetry = "retry"
+)
 
 // PublishResponse answers a publish request.
 type PublishResponse struct {
@@ -53,6 +62,12 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	release, err := s.admit()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer release()
 	batch, err := s.readCerts(w, r)
 	if err != nil {
 		writeError(w, err)
@@ -100,30 +115,41 @@ func (s *Server) submit(ctx context.Context, txs []certchain.Tx) ([]raftstore.Re
 func (s *Server) publishResponse(certs [][]byte, results []raftstore.Result) PublishResponse {
 	resp := PublishResponse{Results: make([]PublishResult, len(results))}
 	for i, res := range results {
-		pr := PublishResult{ID: certchain.Sum(certs[i]).String(), Tx: res.TxID.String(), Height: res.Height}
-		if c, err := validator.ParseDER(certs[i]); err == nil {
-			pr.Serial = fmt.Sprintf("%x", c.SerialNumber)
-		}
-		switch {
-		case res.Err != nil:
-			pr.State, pr.Reason, pr.Tx = "retry", res.Err.Error(), ""
+		pr := s.publishResult(certs[i], res)
+		switch pr.State {
+		case StateRetry:
 			resp.Retry++
-		case res.Verdict.Code == certchain.Rejected:
-			pr.State, pr.Reason, pr.Height, pr.Tx = "rejected", res.Verdict.Reason, 0, ""
+		case StateRejected:
 			resp.Rejected++
 		default:
-			pr.State, pr.AlreadyPublished = "published", res.Verdict.Code == certchain.Unchanged
-			if pr.AlreadyPublished { // answered without a write: point at the existing record
-				if rec, err := s.Reader.Record(certchain.Sum(certs[i])); err == nil {
-					pr.Height, pr.Tx = rec.Height, rec.TxID.String()
-				}
-			}
 			resp.Published++
 		}
 		resp.Height = max(resp.Height, pr.Height)
 		resp.Results[i] = pr
 	}
 	return resp
+}
+
+// publishResult words the outcome of publishing der.
+func (s *Server) publishResult(der []byte, res raftstore.Result) PublishResult {
+	pr := PublishResult{ID: certchain.Sum(der).String(), Tx: res.TxID.String(), Height: res.Height}
+	if serial, ok := validator.SerialOf(der); ok {
+		pr.Serial = serial.Text(16)
+	}
+	switch {
+	case res.Err != nil:
+		pr.State, pr.Reason, pr.Tx = StateRetry, res.Err.Error(), ""
+	case res.Verdict.Code == certchain.Rejected:
+		pr.State, pr.Reason, pr.Height, pr.Tx = StateRejected, res.Verdict.Reason, 0, ""
+	default:
+		pr.State, pr.AlreadyPublished = StatePublished, res.Verdict.Code == certchain.Unchanged
+		if pr.AlreadyPublished { // answered without a write: point at the existing record
+			if rec, err := s.Reader.Record(certchain.Sum(der)); err == nil {
+				pr.Height, pr.Tx = rec.Height, rec.TxID.String()
+			}
+		}
+	}
+	return pr
 }
 
 func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request) {

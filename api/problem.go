@@ -42,6 +42,7 @@ var kinds = []struct {
 	{errNoClientCert, http.StatusUnauthorized, "client-certificate-required"},
 	{errMediaType, http.StatusUnsupportedMediaType, "unsupported-media-type"},
 	{errTimeout, http.StatusGatewayTimeout, "timeout"},
+	{errTooMany, http.StatusTooManyRequests, "too-many-requests"},
 }
 
 var (
@@ -49,6 +50,7 @@ var (
 	errNoClientCert = errors.New("client certificate required")
 	errMediaType    = errors.New("unsupported media type")
 	errTimeout      = errors.New("timed out")
+	errTooMany      = errors.New("too many requests")
 )
 
 // verdictError turns a rejected verdict into an error of the right kind.
@@ -67,7 +69,7 @@ func (e *reasonError) Unwrap() error { return e.kind }
 // writeError answers err as a problem document.
 func writeError(w http.ResponseWriter, err error) {
 	p := problemFor(err)
-	if p.Status == http.StatusServiceUnavailable {
+	if p.Status == http.StatusServiceUnavailable || p.Status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeProblem(w, p)

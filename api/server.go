@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -40,11 +41,42 @@ type Limits struct {
 	BatchCerts  int           // certificates in one publish request
 	MinHeight   time.Duration // longest wait for ?min_height
 	Write       time.Duration // longest wait for a write to be applied
+	// Publishes bounds publish requests and streams handled at once;
+	// beyond it the node answers 429 with Retry-After, so memory does not
+	// grow with the number of clients.
+	Publishes int
+	// StreamCerts bounds the certificates of one publish stream;
+	// StreamChunk is how many are submitted together, and StreamInflight
+	// how many chunks of one stream may be in flight.
+	StreamCerts, StreamChunk, StreamInflight int
 }
 
 // DefaultLimits returns the limits used for zero fields.
 func DefaultLimits() Limits {
-	return Limits{PublishBody: 32 << 20, OtherBody: 64 << 10, BatchCerts: 10_000, MinHeight: 5 * time.Second, Write: 30 * time.Second}
+	return Limits{PublishBody: 32 << 20, OtherBody: 64 << 10, BatchCerts: 10_000, MinHeight: 5 * time.Second, Write: 30 * time.Second,
+		Publishes: 16, StreamCerts: 10_000_000, StreamChunk: 1000, StreamInflight: 4}
+}
+
+// withDefaults returns l with zero fields set from DefaultLimits.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	for _, f := range []struct{ v, d *int64 }{{&l.PublishBody, &d.PublishBody}, {&l.OtherBody, &d.OtherBody}} {
+		if *f.v <= 0 {
+			*f.v = *f.d
+		}
+	}
+	for _, f := range []struct{ v, d *int }{{&l.BatchCerts, &d.BatchCerts}, {&l.Publishes, &d.Publishes},
+		{&l.StreamCerts, &d.StreamCerts}, {&l.StreamChunk, &d.StreamChunk}, {&l.StreamInflight, &d.StreamInflight}} {
+		if *f.v <= 0 {
+			*f.v = *f.d
+		}
+	}
+	for _, f := range []struct{ v, d *time.Duration }{{&l.MinHeight, &d.MinHeight}, {&l.Write, &d.Write}} {
+		if *f.v <= 0 {
+			*f.v = *f.d
+		}
+	}
+	return l
 }
 
 // Server serves the REST API.
@@ -70,9 +102,10 @@ type Server struct {
 	// Now is the clock used for derived statuses (expired). Nil: time.Now.
 	Now func() time.Time
 
-	members map[[32]byte]string // identity certificate SHA-256 -> member
-	reqs    *prometheus.CounterVec
-	latency *prometheus.HistogramVec
+	members  map[[32]byte]string // identity certificate SHA-256 -> member
+	admitted chan struct{}       // publish requests in progress (Limits.Publishes)
+	reqs     *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 }
 
 // Node is everything the API needs of a validator node (raftstore.Node).
@@ -129,6 +162,8 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) router() http.Handler {
+	s.Limits = s.Limits.withDefaults()
+	s.admitted = make(chan struct{}, s.Limits.Publishes)
 	r := chi.NewRouter()
 	r.Use(s.instrument)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -147,6 +182,7 @@ func (s *Server) router() http.Handler {
 		r.Get("/network", s.network)
 		r.Get("/ocsp/responder.pem", s.responderPEM)
 		r.Post("/certificates", s.publish)
+		r.Post("/certificates/stream", s.publishStream)
 		r.Get("/certificates/{id}", s.record)
 		r.Get("/certificates/{id}/status", s.status)
 		r.Post("/certificates/{id}/{action:revoke|suspend|resume}", s.changeStatus)
@@ -188,6 +224,17 @@ func (s *Server) member(r *http.Request) (string, error) {
 	return name, nil
 }
 
+// admit takes one of the Limits.Publishes slots for a publish request, or
+// answers that the node has too many; release gives it back.
+func (s *Server) admit() (release func(), err error) {
+	select {
+	case s.admitted <- struct{}{}:
+		return func() { <-s.admitted }, nil
+	default:
+		return nil, &reasonError{kind: errTooMany, reason: fmt.Sprintf("%d publish requests are in progress on this node; retry later", cap(s.admitted))}
+	}
+}
+
 func subjectOf(c *x509.Certificate) string { return "\"" + c.Subject.String() + "\"" }
 
 // instrument counts requests and their latency by route pattern.
@@ -214,3 +261,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.code = code
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (Flush,
+// full duplex, deadlines) through the instrumentation.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -89,6 +89,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	srv := api.New(a.Node, a.Node.State(), reg)
 	srv.Logger, srv.NodeCA = a.Logger, a.creds.nodeCA
+	srv.Limits.Publishes = a.Config.MaxPublishes
 	srv.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	srv.OCSP, srv.ResponderPEM, srv.OCSPURLs = responder, responder.ResponderPEM(), a.ocspURLs()
 	for _, ln := range []net.Listener{tlsLn, plainLn} {
@@ -119,7 +120,8 @@ func (a *App) nodeConfig(reg prometheus.Registerer) raftstore.Config {
 		ID: c.NodeID, Dir: c.DataDir, RaftAddr: c.RaftAddr, RaftAdvertise: c.RaftAdvertise, API: a.APIURL,
 		Genesis: a.creds.genesis, Bootstrap: c.Join == "" && (c.Bootstrap || c.Dev()),
 		SmallMemory: a.small, RaftTimeout: a.raftTimeout, Logger: a.Logger, Registerer: reg, OnApply: a.refreshOCSP,
-		Forwarder: &api.Forwarder{Client: a.nodeClient(), NodeID: c.NodeID},
+		MaxPending: c.MaxPending,
+		Forwarder:  &api.Forwarder{Client: a.nodeClient(), NodeID: c.NodeID},
 	}
 	if !c.RaftPlain {
 		cfg.RaftTLS = &raftstore.RaftTLS{Cert: a.creds.node, CA: a.creds.nodeCA}

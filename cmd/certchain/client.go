@@ -1,22 +1,16 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"time"
 
-	"github.com/certchain/certchain/api"
+	apiclient "github.com/certchain/certchain/api/client"
 )
 
 // clientProfile is what a development node writes to data/client.json so
@@ -58,12 +52,9 @@ func envOr(env func(string) string, name, def string) string {
 }
 
 // client talks to one node's REST API.
-type client struct {
-	base string
-	http *http.Client
-}
+type client = apiclient.Client
 
-// newClient resolves the options into a client.
+// client resolves the options into a client.
 func (o *clientOptions) client() (*client, error) {
 	if err := o.fromProfile(); err != nil {
 		return nil, err
@@ -89,10 +80,7 @@ func (o *clientOptions) client() (*client, error) {
 		}
 		tc.Certificates = []tls.Certificate{kp}
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = tc
-	tr.MaxIdleConnsPerHost = 16
-	return &client{base: strings.TrimRight(o.url, "/"), http: &http.Client{Transport: tr, Timeout: 5 * time.Minute}}, nil
+	return apiclient.New(o.url, tc), nil
 }
 
 // fromProfile fills what flags and environment left empty from
@@ -133,56 +121,4 @@ func setIfEmpty(dst *string, v string) {
 	if *dst == "" {
 		*dst = v
 	}
-}
-
-// problemError is a problem document the node answered with.
-type problemError struct {
-	api.Problem
-	retryAfter time.Duration
-}
-
-func (e *problemError) Error() string {
-	return fmt.Sprintf("%s (%d): %s", strings.TrimPrefix(e.Type, "urn:certchain:problem:"), e.Status, e.Detail)
-}
-
-// do sends a request and decodes a JSON answer into out (a *[]byte gets
-// the raw body, up to 256 MiB), or the problem document into a
-// *problemError.
-func (c *client) do(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return decodeProblem(resp)
-	}
-	switch out := out.(type) {
-	case nil:
-		_, err = io.Copy(io.Discard, resp.Body)
-		return err
-	case *[]byte:
-		*out, err = io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-		return err
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
-}
-
-func decodeProblem(resp *http.Response) error {
-	pe := &problemError{}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err := json.Unmarshal(b, &pe.Problem); err != nil || pe.Status == 0 {
-		pe.Problem = api.Problem{Status: resp.StatusCode, Title: resp.Status, Detail: strings.TrimSpace(string(b))}
-	}
-	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
-		pe.retryAfter = time.Duration(s) * time.Second
-	}
-	return pe
 }

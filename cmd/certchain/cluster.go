@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -44,7 +43,7 @@ func runCluster(ctx context.Context, e *env, args []string) error {
 
 func clusterStatus(ctx context.Context, e *env, c *client) error {
 	var v api.ClusterView
-	if err := c.do(ctx, "GET", "/v1/cluster", "", nil, &v); err != nil {
+	if err := c.Do(ctx, "GET", "/v1/cluster", "", nil, &v); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "asked node %s at height %d\n", v.Node, v.Height)
@@ -67,7 +66,7 @@ func clusterChange(ctx context.Context, e *env, c *client, method, path string, 
 		Verdict string `json:"verdict"`
 		Detail  string `json:"detail"`
 	}
-	if err := c.do(ctx, method, path, "application/json", bytes.NewReader(body), &out); err != nil {
+	if err := c.Do(ctx, method, path, "application/json", body, &out); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s at height %d (tx %s) %s\n", out.Verdict, out.Height, out.Tx, out.Detail)
@@ -158,7 +157,7 @@ func blockHashAt(ctx context.Context, co *clientOptions, u string, h uint64) (st
 		return "", err
 	}
 	var b api.BlockView
-	if err := c.do(ctx, "GET", fmt.Sprintf("/v1/blocks/%d", h), "", nil, &b); err != nil {
+	if err := c.Do(ctx, "GET", fmt.Sprintf("/v1/blocks/%d", h), "", nil, &b); err != nil {
 		return "", fmt.Errorf("%s: %w", u, err)
 	}
 	return strings.ToLower(b.Hash), nil

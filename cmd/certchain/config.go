@@ -73,6 +73,12 @@ type Config struct {
 	// OCSPNonceRate bounds freshly signed responses per second for
 	// requests with a nonce. Zero: 1000; negative: never echo nonces.
 	OCSPNonceRate float64 `json:"ocsp_nonce_rate"`
+	// MaxPending bounds transactions waiting for a block on this node;
+	// beyond it writes are answered 503 busy with Retry-After. Zero: 50,000.
+	MaxPending int `json:"max_pending"`
+	// MaxPublishes bounds publish requests and streams this node handles
+	// at once; beyond it they are answered 429 with Retry-After. Zero: 16.
+	MaxPublishes int `json:"max_publishes"`
 	// Genesis is the path of the network's genesis.json. Empty: development
 	// mode, a network generated on first start in DataDir/network.
 	Genesis string `json:"genesis"`
@@ -190,6 +196,8 @@ func bindFlags(fs *flag.FlagSet, c *Config) {
 	fs.TextVar(&c.OCSPValidity, "ocsp-validity", c.OCSPValidity, "OCSP response validity (default 1h)")
 	fs.IntVar(&c.OCSPCache, "ocsp-cache", c.OCSPCache, "cached OCSP responses (default 100000)")
 	fs.Float64Var(&c.OCSPNonceRate, "ocsp-nonce-rate", c.OCSPNonceRate, "signatures/s for OCSP nonce requests (default 1000; negative: none)")
+	fs.IntVar(&c.MaxPending, "max-pending", c.MaxPending, "transactions waiting for a block before writes get 503 (default 50000)")
+	fs.IntVar(&c.MaxPublishes, "max-publishes", c.MaxPublishes, "publish requests handled at once before 429 (default 16)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 }
 
@@ -229,6 +237,17 @@ func applyEnv(c *Config, env func(string) string) error {
 				return fmt.Errorf("config: %s: %w", key, err)
 			}
 			*p = b
+		}
+	}
+	ints := map[string]*int{"max_pending": &c.MaxPending, "max_publishes": &c.MaxPublishes, "ocsp_cache": &c.OCSPCache}
+	for name, p := range ints {
+		key := "CERTCHAIN_" + strings.ToUpper(name)
+		if v := env(key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("config: %s: %w", key, err)
+			}
+			*p = n
 		}
 	}
 	return nil

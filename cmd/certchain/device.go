@@ -93,5 +93,5 @@ func fetchNetwork(ctx context.Context, co *clientOptions) (*api.NetworkView, err
 		return nil, err
 	}
 	var nv api.NetworkView
-	return &nv, c.do(ctx, "GET", "/v1/network", "", nil, &nv)
+	return &nv, c.Do(ctx, "GET", "/v1/network", "", nil, &nv)
 }

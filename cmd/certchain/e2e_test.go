@@ -27,10 +27,16 @@ func TestMain(m *testing.M) {
 
 // startApp starts a development node in dir on loopback ports chosen by
 // the kernel, and writes its CLI profile, as `certchain node` does.
-func startApp(t *testing.T, dir string) *App {
+func startApp(t *testing.T, dir string) *App { return startAppWith(t, dir, nil) }
+
+// startAppWith is startApp with tune applied to the configuration.
+func startAppWith(t *testing.T, dir string, tune func(*Config)) *App {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir, cfg.HTTPAddr, cfg.HTTPSAddr, cfg.RaftAddr = dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	if tune != nil {
+		tune(&cfg)
+	}
 	a := &App{Config: cfg, small: true, raftTimeout: 100 * time.Millisecond}
 	if err := a.Start(context.Background()); err != nil {
 		t.Fatalf("start: %v", err)

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/certchain/certchain/api"
+	apiclient "github.com/certchain/certchain/api/client"
 )
 
 // joinTimeout bounds how long a starting node keeps asking to join.
@@ -30,12 +29,12 @@ func (a *App) join(ctx context.Context) error {
 	body, _ := json.Marshal(api.NodeJoin{ID: a.Config.NodeID, Raft: a.Node.RaftAddr(), API: a.APIURL, Replica: !a.Config.Voter})
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 2*time.Second) {
 		var out map[string]any
-		err := c.do(ctx, http.MethodPost, "/v1/cluster/nodes", "application/json", bytes.NewReader(body), &out)
+		err := c.Do(ctx, http.MethodPost, "/v1/cluster/nodes", "application/json", body, &out)
 		if err == nil {
 			a.Logger.Info("joined the cluster", "via", a.Config.Join, "voter", a.Config.Voter)
 			return nil
 		}
-		if pe, ok := err.(*problemError); ok && pe.Status < 500 && pe.Status != 429 {
+		if pe, ok := err.(*apiclient.Error); ok && !pe.Temporary() {
 			return fmt.Errorf("join %s refused: %w", a.Config.Join, err) // e.g. not an admin
 		}
 		a.Logger.Warn("join: retrying", "via", a.Config.Join, "err", err)
@@ -55,6 +54,5 @@ func (a *App) adminClient() (*client, error) {
 		return nil, fmt.Errorf("join: admin credentials: %w", err)
 	}
 	tc := &tls.Config{Certificates: []tls.Certificate{kp}, RootCAs: a.creds.nodeCA, MinVersion: tls.VersionTLS12}
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 30 * time.Second}
-	return &client{base: strings.TrimRight(a.Config.Join, "/"), http: hc}, nil
+	return apiclient.New(a.Config.Join, tc), nil
 }

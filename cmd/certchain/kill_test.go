@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/certchain/certchain/api"
+	apiclient "github.com/certchain/certchain/api/client"
 	"github.com/certchain/certchain/internal/pki"
 )
 
@@ -158,8 +159,8 @@ func publishUntil(ctx context.Context, t *testing.T, dir, nid string, worker int
 			body.Write(pki.EncodeCertPEM(der))
 		}
 		var resp api.PublishResponse
-		err := c.do(ctx, "POST", "/v1/certificates", "application/x-pem-file", &body, &resp)
-		if pe := (*problemError)(nil); errors.As(err, &pe) && pe.Status == 503 {
+		err := c.Do(ctx, "POST", "/v1/certificates", "application/x-pem-file", body.Bytes(), &resp)
+		if pe := (*apiclient.Error)(nil); errors.As(err, &pe) && pe.Status == 503 {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
@@ -182,7 +183,7 @@ func mustNetworkID(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	var nv api.NetworkView
-	if err := c.do(context.Background(), "GET", "/v1/network", "", nil, &nv); err != nil {
+	if err := c.Do(context.Background(), "GET", "/v1/network", "", nil, &nv); err != nil {
 		t.Fatal(err)
 	}
 	return nv.NetworkID

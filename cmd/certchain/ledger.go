@@ -76,7 +76,7 @@ func fetchHead(ctx context.Context, co *clientOptions) (*client, *api.BlockView,
 		return nil, nil, err
 	}
 	var head api.BlockView
-	if err := c.do(ctx, "GET", "/v1/blocks/head", "", nil, &head); err != nil {
+	if err := c.Do(ctx, "GET", "/v1/blocks/head", "", nil, &head); err != nil {
 		return nil, nil, err
 	}
 	return c, &head, nil
@@ -105,7 +105,7 @@ func auditAPI(ctx context.Context, e *env, co *clientOptions) error {
 
 func fetchRaw(ctx context.Context, c *client, h uint64) (*certchain.Block, error) {
 	var raw []byte
-	if err := c.do(ctx, "GET", "/v1/blocks/"+strconv.FormatUint(h, 10)+"/raw", "", nil, &raw); err != nil {
+	if err := c.Do(ctx, "GET", "/v1/blocks/"+strconv.FormatUint(h, 10)+"/raw", "", nil, &raw); err != nil {
 		return nil, err
 	}
 	blk, err := certchain.DecodeBlock(raw)

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/certchain/certchain/api"
+	apiclient "github.com/certchain/certchain/api/client"
 	"github.com/certchain/certchain/validator"
 )
 
@@ -24,23 +26,15 @@ type item struct {
 	path  string
 	der   []byte
 	chain [][]byte
-}
-
-// tally counts publish outcomes and collects rejections.
-type tally struct {
-	mu                          sync.Mutex
-	published, present, retried int
-	rejected                    []string // "path\tid\treason"
+	err   error // the file could not be read (no der)
 }
 
 func runPublish(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
 	var co clientOptions
 	co.bind(fs, e.getenv)
-	batch := fs.Int("batch", 1000, "certificates per request")
-	parallel := fs.Int("parallel", 2, "requests in flight")
 	report := fs.String("report", "publish-rejected.tsv", "file listing rejected certificates and why")
-	retryFor := fs.Duration("retry-for", 5*time.Minute, "keep retrying a batch the node cannot take for this long")
+	retryFor := fs.Duration("retry-for", 5*time.Minute, "keep sending what the node could not take for this long without progress")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -52,37 +46,66 @@ func runPublish(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	items, err := collectCerts(fs.Args())
+	files, err := countCertFiles(fs.Args())
 	if err != nil {
 		return err
 	}
-	p := &publisher{c: c, retryFor: *retryFor, bar: newProgress(e.stderr, len(items), *quiet)}
-	p.run(ctx, chunk(items, *batch), *parallel)
+	if files == 0 {
+		return fmt.Errorf("no certificate files (*.pem, *.crt, *.cer, *.der) under %s", strings.Join(fs.Args(), " "))
+	}
+	p := &publisher{c: c, retryFor: *retryFor, bar: newProgress(e.stderr, files, *quiet)}
+	p.run(ctx, walkCerts(ctx, fs.Args()))
 	p.bar.done()
 	return p.summary(e, *report)
 }
 
-// collectCerts reads every certificate under the given files and
-// directories (*.pem, *.crt, *.cer; *.der as DER), skipping key files.
-func collectCerts(paths []string) ([]item, error) {
-	var items []item
+// countCertFiles counts the certificate files under paths, for the
+// progress bar's total (a file holding several certificates makes the
+// count grow as it goes).
+func countCertFiles(paths []string) (int, error) {
+	n := 0
 	for _, root := range paths {
 		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !isCertFile(path) {
-				return err
+			if err == nil && !d.IsDir() && isCertFile(path) {
+				n++
 			}
-			got, err := readCertFile(path)
-			items = append(items, got...)
 			return err
 		})
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 	}
-	if len(items) == 0 {
-		return nil, fmt.Errorf("no certificate files (*.pem, *.crt, *.cer, *.der) under %s", strings.Join(paths, " "))
-	}
-	return items, nil
+	return n, nil
+}
+
+// walkCerts reads the certificates under paths lazily, file by file, so a
+// directory of any size streams in constant memory. A file that cannot be
+// read yields an item with no DER (reported as rejected, with why).
+func walkCerts(ctx context.Context, paths []string) <-chan item {
+	out := make(chan item, 256)
+	go func() {
+		defer close(out)
+		for _, root := range paths {
+			_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+				if err == nil && (d.IsDir() || !isCertFile(path)) {
+					return nil
+				}
+				items := []item{{path: path, err: err}}
+				if err == nil {
+					items = readCertFile(path)
+				}
+				for _, it := range items {
+					select {
+					case out <- it:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}
+				return nil
+			})
+		}
+	}()
+	return out
 }
 
 func isCertFile(path string) bool {
@@ -93,170 +116,184 @@ func isCertFile(path string) bool {
 	return false
 }
 
-func readCertFile(path string) ([]item, error) {
+// readCertFile returns the certificates of one file (leaves, each with the
+// file's CA certificates as chain); key files give none.
+func readCertFile(path string) []item {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return []item{{path: path, err: err}}
 	}
 	if strings.EqualFold(filepath.Ext(path), ".der") {
-		return []item{{path: path, der: b}}, nil
+		return []item{{path: path, der: b}}
 	}
 	if bytes.Contains(b, []byte("PRIVATE KEY-----")) {
-		return nil, nil // a key saved as .pem: never send it anywhere
+		return nil // a key saved as .pem: never send it anywhere
 	}
 	ders, err := validator.ParsePEM(b, 64)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return []item{{path: path, err: err}}
 	}
 	leaves, chain := validator.SplitChain(ders)
 	items := make([]item, len(leaves))
 	for i, d := range leaves {
 		items[i] = item{path: path, der: d, chain: chain}
 	}
-	return items, nil
+	return items
 }
 
-func chunk(items []item, n int) [][]item {
-	n = max(n, 1)
-	var out [][]item
-	for len(items) > 0 {
-		k := min(n, len(items))
-		out = append(out, items[:k])
-		items = items[k:]
-	}
-	return out
-}
-
-// publisher sends batches and retries what the node could not take.
+// publisher streams certificates to the node and sends again what the
+// node did not take (answered "retry", or sent without an answer when a
+// stream broke off), until retryFor passes without progress.
 type publisher struct {
 	c        *client
 	retryFor time.Duration
 	bar      *progress
-	t        tally
+
+	mu                 sync.Mutex
+	inflight           []item // sent, waiting for their result, in order
+	again              []item // to send again
+	published, present int
+	rejected           []string // "path\tid\treason"
+	progressed         time.Time
 }
 
-func (p *publisher) run(ctx context.Context, batches [][]item, parallel int) {
-	work := make(chan []item)
-	var wg sync.WaitGroup
-	for range max(parallel, 1) {
-		wg.Go(func() {
-			for b := range work {
-				p.send(ctx, b)
-			}
-		})
-	}
-	for _, b := range batches {
-		select {
-		case work <- b:
-		case <-ctx.Done():
-		}
-	}
-	close(work)
-	wg.Wait()
-}
-
-// send publishes one batch, re-sending the certificates the node asked to
-// retry (and whole batches on network errors) with backoff until retryFor.
-func (p *publisher) send(ctx context.Context, batch []item) {
-	deadline := time.Now().Add(p.retryFor)
+func (p *publisher) run(ctx context.Context, src <-chan item) {
+	p.progressed = time.Now()
 	backoff := 200 * time.Millisecond
-	for len(batch) > 0 && ctx.Err() == nil {
-		var resp api.PublishResponse
-		err := p.c.do(ctx, "POST", "/v1/certificates", "application/x-pem-file", bytes.NewReader(pemBody(batch)), &resp)
-		if err == nil && len(resp.Results) != len(batch) {
-			err = fmt.Errorf("node answered %d results for %d certificates", len(resp.Results), len(batch))
+	for {
+		p.mu.Lock()
+		retry := p.again
+		p.again = nil
+		p.mu.Unlock()
+		_, err := p.c.PublishStream(ctx, p.items(ctx, retry, src), p.result)
+		p.mu.Lock()
+		p.again = append(p.again, p.inflight...) // sent, no answer: send again
+		p.inflight = nil
+		left := len(p.again)
+		stalled := time.Since(p.progressed) > p.retryFor
+		p.mu.Unlock()
+		var pe *apiclient.Error
+		switch {
+		case ctx.Err() != nil:
+			p.giveUp(src, ctx.Err())
+			return
+		case err == nil && left == 0:
+			return // src was drained by the stream
+		case errors.As(err, &pe) && !pe.Temporary(), stalled:
+			if err == nil {
+				err = errors.New("the node kept answering retry")
+			}
+			p.giveUp(src, err)
+			return
 		}
-		if err == nil {
-			batch = p.record(batch, resp.Results)
-			if len(batch) == 0 {
+		wait := backoff
+		if pe != nil && pe.RetryAfter > 0 {
+			wait = pe.RetryAfter
+		} else {
+			backoff = min(2*backoff, 5*time.Second)
+		}
+		_ = apiclient.Sleep(ctx, wait)
+	}
+}
+
+// items yields retry first, then what src still has, recording each item
+// as in flight before it is sent.
+func (p *publisher) items(ctx context.Context, retry []item, src <-chan item) iter.Seq[api.StreamItem] {
+	return func(yield func(api.StreamItem) bool) {
+		send := func(it item) bool {
+			if it.err != nil {
+				p.reject(it, "-", "not sent: "+it.err.Error())
+				return true
+			}
+			p.mu.Lock()
+			p.inflight = append(p.inflight, it)
+			p.mu.Unlock()
+			return yield(streamItem(it))
+		}
+		for i, it := range retry {
+			if !send(it) {
+				p.mu.Lock()
+				p.again = append(p.again, retry[i+1:]...)
+				p.mu.Unlock()
 				return
 			}
 		}
-		if time.Now().After(deadline) || !retryable(err) {
-			p.giveUp(batch, err)
-			return
-		}
-		p.t.mu.Lock()
-		p.t.retried++
-		p.t.mu.Unlock()
-		sleep(ctx, retryDelay(err, &backoff))
-	}
-}
-
-func pemBody(batch []item) []byte {
-	var buf bytes.Buffer
-	seen := map[string]bool{}
-	for _, it := range batch {
-		for _, c := range it.chain {
-			if !seen[string(c)] {
-				seen[string(c)] = true
-				_ = pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: c})
+		for {
+			select {
+			case it, ok := <-src:
+				if !ok || !send(it) {
+					return
+				}
+			case <-ctx.Done():
+				return
 			}
 		}
-		_ = pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: it.der})
 	}
-	return buf.Bytes()
 }
 
-// record counts the results of a batch and returns the items to retry.
-func (p *publisher) record(batch []item, results []api.PublishResult) []item {
-	var again []item
-	p.t.mu.Lock()
-	defer p.t.mu.Unlock()
-	for i, r := range results {
-		switch r.State {
-		case "published":
-			if r.AlreadyPublished {
-				p.t.present++
-			} else {
-				p.t.published++
-			}
-			p.bar.add(1)
-		case "rejected":
-			p.t.rejected = append(p.t.rejected, batch[i].path+"\t"+r.ID+"\t"+r.Reason)
-			p.bar.add(1)
-		default:
-			again = append(again, batch[i])
+func streamItem(it item) api.StreamItem {
+	si := api.StreamItem{Certificate: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: it.der}))}
+	for _, c := range it.chain {
+		si.Chain = append(si.Chain, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c})))
+	}
+	return si
+}
+
+// result takes the answer for the oldest item in flight.
+func (p *publisher) result(r api.StreamResult) {
+	p.mu.Lock()
+	if len(p.inflight) == 0 {
+		p.mu.Unlock()
+		return // the node answered more than was sent: ignore
+	}
+	it := p.inflight[0]
+	p.inflight = p.inflight[1:]
+	switch r.State {
+	case api.StatePublished:
+		if r.AlreadyPublished {
+			p.present++
+		} else {
+			p.published++
 		}
+		p.progressed = time.Now()
+	case api.StateRejected:
+		p.rejected = append(p.rejected, it.path+"\t"+orDash(r.ID)+"\t"+r.Reason)
+		p.progressed = time.Now()
+	default:
+		p.again = append(p.again, it)
+		p.mu.Unlock()
+		return
 	}
-	return again
+	p.mu.Unlock()
+	p.bar.add(1)
 }
 
-func (p *publisher) giveUp(batch []item, err error) {
-	p.t.mu.Lock()
-	defer p.t.mu.Unlock()
-	for _, it := range batch {
-		p.t.rejected = append(p.t.rejected, fmt.Sprintf("%s\t-\tnot sent: %v", it.path, err))
-	}
-	p.bar.add(len(batch))
+func (p *publisher) reject(it item, id, reason string) {
+	p.mu.Lock()
+	p.rejected = append(p.rejected, it.path+"\t"+id+"\t"+reason)
+	p.mu.Unlock()
+	p.bar.add(1)
 }
 
-// retryable: network errors, and problems the node marks as transient.
-func retryable(err error) bool {
-	var pe *problemError
-	if errors.As(err, &pe) {
-		return pe.Status == 429 || pe.Status == 503 || pe.Status == 504
+// giveUp reports everything not yet answered as not sent, with err.
+func (p *publisher) giveUp(src <-chan item, err error) {
+	p.mu.Lock()
+	left := p.again
+	p.again = nil
+	p.mu.Unlock()
+	for _, it := range left {
+		p.reject(it, "-", fmt.Sprintf("not sent: %v", err))
 	}
-	return true // nil (some results said retry) or a network error
+	for it := range src {
+		p.reject(it, "-", fmt.Sprintf("not sent: %v", err))
+	}
 }
 
-func retryDelay(err error, backoff *time.Duration) time.Duration {
-	var pe *problemError
-	if errors.As(err, &pe) && pe.retryAfter > 0 {
-		return pe.retryAfter
+func orDash(s string) string {
+	if s == "" {
+		return "-"
 	}
-	d := *backoff
-	*backoff = min(*backoff*2, 5*time.Second)
-	return d
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
+	return s
 }
 
 // exitStatus is an error that only sets the exit code (its message is
@@ -267,9 +304,8 @@ func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)
 func (e exitStatus) ExitCode() int { return int(e) }
 
 func (p *publisher) summary(e *env, report string) error {
-	t := &p.t
-	fmt.Fprintf(e.stdout, "published %d new, %d already on the ledger, %d rejected\n", t.published, t.present, len(t.rejected))
-	if len(t.rejected) == 0 {
+	fmt.Fprintf(e.stdout, "published %d new, %d already on the ledger, %d rejected\n", p.published, p.present, len(p.rejected))
+	if len(p.rejected) == 0 {
 		return nil
 	}
 	f, err := os.Create(report)
@@ -278,7 +314,7 @@ func (p *publisher) summary(e *env, report string) error {
 	}
 	w := bufio.NewWriter(f)
 	fmt.Fprintln(w, "file\tid\treason")
-	for _, r := range t.rejected {
+	for _, r := range p.rejected {
 		fmt.Fprintln(w, r)
 	}
 	if err := errors.Join(w.Flush(), f.Close()); err != nil {

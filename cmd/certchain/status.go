@@ -23,12 +23,12 @@ func certID(arg string) (string, error) {
 	if hexID.MatchString(arg) {
 		return strings.ToLower(arg), nil
 	}
-	items, err := readCertFile(arg)
-	if err != nil {
-		return "", err
-	}
+	items := readCertFile(arg)
 	if len(items) == 0 {
 		return "", fmt.Errorf("%s: no certificate", arg)
+	}
+	if items[0].err != nil {
+		return "", fmt.Errorf("%s: %w", arg, items[0].err)
 	}
 	return certchain.Sum(items[0].der).String(), nil
 }
@@ -80,7 +80,7 @@ func fetchStatus(ctx context.Context, c *client, arg string, minHeight uint64) (
 		q = "?min_height=" + url.QueryEscape(fmt.Sprint(minHeight))
 	}
 	var st statusLine
-	err = c.do(ctx, "GET", "/v1/certificates/"+id+"/status"+q, "", nil, &st)
+	err = c.Do(ctx, "GET", "/v1/certificates/"+id+"/status"+q, "", nil, &st)
 	return &st, err
 }
 
@@ -153,7 +153,7 @@ func sendTx(ctx context.Context, e *env, co *clientOptions, path, ct, body strin
 		return err
 	}
 	var resp api.TxResponse
-	if err := c.do(ctx, "POST", path, ct, strings.NewReader(body), &resp); err != nil {
+	if err := c.Do(ctx, "POST", path, ct, []byte(body), &resp); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s is now %s (block %d, tx %s)\n", resp.Certificate, resp.Status, resp.Height, resp.Tx)

@@ -1,0 +1,185 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/certchain/certchain/certchain"
+	"github.com/certchain/certchain/validator"
+)
+
+// StreamItem is one line of an NDJSON publish stream
+// (application/x-ndjson): a certificate and the intermediates that chain
+// it, each one PEM certificate.
+type StreamItem struct {
+	Certificate string   `json:"certificate"`
+	Chain       []string `json:"chain,omitempty"`
+}
+
+// maxStreamLine bounds one NDJSON line or one PEM block of a stream: a
+// certificate with the longest chain validator.MaxChain allows fits.
+const maxStreamLine = 128 << 10
+
+// streamItem is a decoded stream entry. err, when set, is why the entry
+// cannot be published (it is answered as rejected; the stream goes on).
+type streamItem struct {
+	der   []byte
+	chain [][]byte
+	err   error
+}
+
+// itemReader reads the entries of a publish stream one at a time, in
+// bounded memory. next returns io.EOF at the end, and another error when
+// the stream itself is broken (it cannot be resynchronised).
+type itemReader interface {
+	next() (streamItem, error)
+}
+
+// newItemReader returns the reader for a stream of media type mt.
+func newItemReader(mt string, r io.Reader) (itemReader, error) {
+	br := bufio.NewReaderSize(r, maxStreamLine)
+	switch mt {
+	case "application/x-ndjson", "application/jsonl", "application/json-seq":
+		return &ndjsonReader{r: br}, nil
+	case "", "application/x-pem-file", "application/pem-certificate-chain", "text/plain":
+		return &pemStreamReader{r: br}, nil
+	}
+	return nil, &reasonError{kind: errMediaType, reason: "a publish stream is application/x-ndjson or application/x-pem-file, not " + mt}
+}
+
+// readLine returns the next line without its end, or io.EOF. A line
+// longer than maxStreamLine breaks the stream.
+func readLine(r *bufio.Reader, line *int) ([]byte, error) {
+	b, err := r.ReadSlice('\n')
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull):
+		return nil, fmt.Errorf("%w: line %d is longer than %d bytes", certchain.ErrInvalid, *line+1, maxStreamLine)
+	case errors.Is(err, io.EOF) && len(b) > 0:
+		err = nil
+	case err != nil:
+		return nil, err
+	}
+	*line++
+	return bytes.TrimRight(b, "\r\n"), nil
+}
+
+// ndjsonReader reads StreamItem lines; blank lines are skipped.
+type ndjsonReader struct {
+	r    *bufio.Reader
+	line int
+}
+
+func (n *ndjsonReader) next() (streamItem, error) {
+	for {
+		b, err := readLine(n.r, &n.line)
+		if err != nil {
+			return streamItem{}, err
+		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			continue
+		}
+		var it StreamItem
+		if err := decodeJSON(b, &it); err != nil {
+			return streamItem{err: fmt.Errorf("line %d: %w", n.line, err)}, nil
+		}
+		return decodeStreamItem(&it, n.line), nil
+	}
+}
+
+func decodeStreamItem(it *StreamItem, line int) streamItem {
+	one := func(p string) ([]byte, error) {
+		ders, err := validator.ParsePEM([]byte(p), 1)
+		if err != nil {
+			return nil, err
+		}
+		return ders[0], nil
+	}
+	var out streamItem
+	if out.der, out.err = one(it.Certificate); out.err != nil {
+		out.err = fmt.Errorf("line %d: certificate: %w", line, out.err)
+		return out
+	}
+	if len(it.Chain) > validator.MaxChain {
+		out.err = fmt.Errorf("%w: line %d: %d intermediates, at most %d", certchain.ErrInvalid, line, len(it.Chain), validator.MaxChain)
+		return out
+	}
+	for i, p := range it.Chain {
+		der, err := one(p)
+		if err != nil {
+			out.err = fmt.Errorf("line %d: chain entry %d: %w", line, i, err)
+			return out
+		}
+		out.chain = append(out.chain, der)
+	}
+	return out
+}
+
+// pemStreamReader reads PEM CERTIFICATE blocks. As in a PEM publish body,
+// CA certificates are intermediates: they chain the end-entity
+// certificates that follow them and get no result of their own. Only
+// whitespace may lie between blocks.
+type pemStreamReader struct {
+	r     *bufio.Reader
+	line  int
+	chain [][]byte
+	block bytes.Buffer
+}
+
+var (
+	pemBeginLine = []byte("-----BEGIN ")
+	pemEndLine   = []byte("-----END ")
+)
+
+func (p *pemStreamReader) next() (streamItem, error) {
+	for {
+		der, err := p.nextBlock()
+		if err != nil {
+			return streamItem{}, err
+		}
+		ders, err := validator.ParsePEM(der, 1)
+		if err != nil {
+			return streamItem{err: fmt.Errorf("block ending on line %d: %w", p.line, err)}, nil
+		}
+		if c, err := validator.ParseDER(ders[0]); err == nil && c.IsCA {
+			if len(p.chain) == validator.MaxChain {
+				return streamItem{}, fmt.Errorf("%w: more than %d CA certificates in the stream", certchain.ErrInvalid, validator.MaxChain)
+			}
+			p.chain = append(p.chain, ders[0])
+			continue
+		}
+		return streamItem{der: ders[0], chain: p.chain}, nil
+	}
+}
+
+// nextBlock returns the text of the next PEM block, BEGIN to END lines.
+func (p *pemStreamReader) nextBlock() ([]byte, error) {
+	p.block.Reset()
+	for {
+		b, err := readLine(p.r, &p.line)
+		if errors.Is(err, io.EOF) && p.block.Len() > 0 {
+			return nil, fmt.Errorf("%w: PEM block not ended at line %d", certchain.ErrInvalid, p.line)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p.block.Len() == 0 {
+			if len(bytes.TrimSpace(b)) == 0 {
+				continue
+			}
+			if !bytes.HasPrefix(bytes.TrimSpace(b), pemBeginLine) {
+				return nil, fmt.Errorf("%w: line %d is text that is not a PEM block", certchain.ErrInvalid, p.line)
+			}
+		}
+		if p.block.Len()+len(b) > maxStreamLine {
+			return nil, fmt.Errorf("%w: PEM block ending after line %d is longer than %d bytes", certchain.ErrInvalid, p.line, maxStreamLine)
+		}
+		p.block.Write(b)
+		p.block.WriteByte('\n')
+		if bytes.HasPrefix(bytes.TrimSpace(b), pemEndLine) {
+			return p.block.Bytes(), nil
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/certchain/certchain/validator/validatortest"
+)
+
+// readAll decodes a whole stream: the entries, and the error that ended
+// it (nil at a clean end).
+func readAll(t testing.TB, mt, body string) ([]streamItem, error) {
+	r, err := newItemReader(mt, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	var out []streamItem
+	for {
+		it, err := r.next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, it)
+	}
+}
+
+func TestStreamDecode(t *testing.T) {
+	n := validatortest.NewNetwork(t)
+	dev := string(n.SelfSigned(t).PEM())
+	dev2 := string(n.SelfSigned(t).PEM())
+	inter := n.Intermediate(t, n.CA)
+	interPEM := string(validatortest.PEM(inter.Cert.Raw))
+	leaf := string(n.Leaf(t, inter).PEM())
+	line := func(cert string, chain ...string) string {
+		b, _ := jsonLine(StreamItem{Certificate: cert, Chain: chain})
+		return b
+	}
+	for _, tc := range []struct {
+		name, mt, body string
+		items          int
+		bad            []int // entries answered as rejected
+		broken         bool  // the stream ends with an error
+	}{
+		{"pem/two", "application/x-pem-file", dev + "\n" + dev2, 2, nil, false},
+		{"pem/intermediate-chains-later-leaf", "", interPEM + leaf, 1, nil, false},
+		{"pem/bad-base64-is-one-rejection", "", dev + "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n" + dev2, 3, []int{1}, false},
+		{"pem/key-block-rejected", "", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" + dev, 2, []int{0}, false},
+		{"pem/text-breaks-stream", "", dev + "subject=CN=x\n" + dev2, 1, nil, true},
+		{"pem/unterminated", "", dev + "-----BEGIN CERTIFICATE-----\nAAAA\n", 1, nil, true},
+		{"pem/huge-block", "", "-----BEGIN CERTIFICATE-----\n" + strings.Repeat(strings.Repeat("A", 64)+"\n", 3000), 0, nil, true},
+		{"ndjson/two-and-blank", "application/x-ndjson", line(dev) + "\n" + line(dev2), 2, nil, false},
+		{"ndjson/chain", "application/x-ndjson", line(leaf, interPEM), 1, nil, false},
+		{"ndjson/bad-json-one-rejection", "application/x-ndjson", line(dev) + "{not json}\n" + `{"certificate":"x","extra":1}` + "\n" + line(dev2), 4, []int{1, 2}, false},
+		{"ndjson/too-long-line", "application/x-ndjson", line(dev) + strings.Repeat("x", maxStreamLine+10) + "\n", 1, nil, true},
+		{"ndjson/too-many-intermediates", "application/x-ndjson", line(leaf, interPEM, interPEM, interPEM, interPEM, interPEM, interPEM, interPEM, interPEM, interPEM), 1, []int{0}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			items, err := readAll(t, tc.mt, tc.body)
+			if (err != nil) != tc.broken || len(items) != tc.items {
+				t.Fatalf("%d entries, error %v; want %d entries, broken %v", len(items), err, tc.items, tc.broken)
+			}
+			for i, it := range items {
+				bad := false
+				for _, b := range tc.bad {
+					bad = bad || b == i
+				}
+				if (it.err != nil) != bad || (it.err == nil && it.der == nil) {
+					t.Fatalf("entry %d: err %v, want rejected %v", i, it.err, bad)
+				}
+			}
+		})
+	}
+	if _, err := newItemReader("application/pdf", strings.NewReader("")); !errors.Is(err, errMediaType) {
+		t.Fatalf("pdf stream: %v", err)
+	}
+}
+
+func jsonLine(it StreamItem) (string, error) {
+	b, err := json.Marshal(it)
+	return string(b) + "\n", err
+}
+
+// FuzzStreamDecode: no stream, however broken, panics the decoders or
+// yields an entry with neither a certificate nor a reason.
+func FuzzStreamDecode(f *testing.F) {
+	n := validatortest.NewNetwork(f)
+	dev := string(n.SelfSigned(f).PEM())
+	f.Add(true, dev+dev)
+	f.Add(true, "-----BEGIN CERTIFICATE-----\n\n-----END CERTIFICATE-----\n")
+	f.Add(false, `{"certificate":"`+strings.ReplaceAll(dev, "\n", `\n`)+`"}`+"\n\n{}")
+	f.Add(false, "{\"chain\":[\"\"]}\n")
+	f.Fuzz(func(t *testing.T, pem bool, body string) {
+		mt := "application/x-ndjson"
+		if pem {
+			mt = "application/x-pem-file"
+		}
+		items, _ := readAll(t, mt, body)
+		for i, it := range items {
+			if it.err == nil && it.der == nil {
+				t.Fatalf("entry %d has no certificate and no error", i)
+			}
+		}
+	})
+}

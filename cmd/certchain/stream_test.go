@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certchain/certchain/api"
+	apiclient "github.com/certchain/certchain/api/client"
+	"github.com/certchain/certchain/internal/pki"
+)
+
+// memberClient is the Go client of the node in dir, as the profile's
+// default member (the vendor).
+func memberClient(t *testing.T, dir string) *apiclient.Client {
+	t.Helper()
+	co := clientOptions{data: dir}
+	c, err := co.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// devicePEMs makes n device certificates of network (PEM).
+func devicePEMs(t *testing.T, network string, n int) []string {
+	t.Helper()
+	out := make([]string, n)
+	stamp := time.Now().UnixNano()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; i < n; i += 4 {
+				der, _, err := pki.NewDevice(pki.DeviceOptions{NetworkID: network, CommonName: fmt.Sprintf("stream-%d-%d", stamp, i)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				out[i] = pemString(der)
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func pemString(der []byte) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+func seqOf(certs []string) iter.Seq[api.StreamItem] {
+	return func(yield func(api.StreamItem) bool) {
+		for _, c := range certs {
+			if !yield(api.StreamItem{Certificate: c}) {
+				return
+			}
+		}
+	}
+}
+
+// TestPublishStream streams certificates with bad ones among them: every
+// entry gets its own result, in order, and the summary adds up.
+func TestPublishStream(t *testing.T) {
+	dir := t.TempDir()
+	a := startApp(t, dir)
+	certs := devicePEMs(t, a.Network.Genesis.NetworkID, 2500)
+	foreign := devicePEMs(t, "another-consortium", 1)[0]
+	certs[7] = foreign
+	certs[50] = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
+	certs[1200] = certs[0] // the same certificate again, later in the stream
+	var got []api.StreamResult
+	sum, err := memberClient(t, dir).PublishStream(context.Background(), seqOf(certs), func(r api.StreamResult) { got = append(got, r) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(certs) {
+		t.Fatalf("%d results for %d certificates", len(got), len(certs))
+	}
+	for i, r := range got {
+		want := api.StatePublished
+		if i == 7 || i == 50 {
+			want = api.StateRejected
+		}
+		if r.Index != i || r.State != want || (i == 1200) != r.AlreadyPublished {
+			t.Fatalf("result %d: %+v, want index %d state %s", i, r, i, want)
+		}
+	}
+	if !strings.HasPrefix(got[7].Reason, "network-id") || !strings.Contains(got[50].Reason, "der") {
+		t.Fatalf("reasons: %q, %q", got[7].Reason, got[50].Reason)
+	}
+	want := api.StreamSummary{Published: 2497, AlreadyPublished: 1, Rejected: 2, Height: sum.Height}
+	if *sum != want || sum.Height == 0 {
+		t.Fatalf("summary %+v, want %+v", *sum, want)
+	}
+	mustCLI(t, dir, "ledger", "audit", "--url", a.HTTPSURL)
+}
+
+// TestPublishStreamCutOffThenResent: a stream broken off part-way leaves a
+// consistent ledger, and sending everything again publishes the rest
+// (what was already published is answered as such).
+func TestPublishStreamCutOffThenResent(t *testing.T) {
+	dir := t.TempDir()
+	a := startApp(t, dir)
+	certs := devicePEMs(t, a.Network.Genesis.NetworkID, 3000)
+	c := memberClient(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	_, err := c.PublishStream(ctx, seqOf(certs), func(api.StreamResult) {
+		if n++; n == 1000 {
+			cancel()
+		}
+	})
+	if err == nil {
+		t.Fatal("a cancelled stream reported success")
+	}
+	mustCLI(t, dir, "ledger", "audit", "--url", a.HTTPSURL)
+	sum, err := c.PublishStream(context.Background(), seqOf(certs), func(r api.StreamResult) {
+		if r.State != api.StatePublished {
+			t.Errorf("resent %d: %+v", r.Index, r)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Published+sum.AlreadyPublished != len(certs) || sum.AlreadyPublished < 1000 {
+		t.Fatalf("resend summary %+v: want all %d on the ledger, at least 1000 already", *sum, len(certs))
+	}
+	mustCLI(t, dir, "ledger", "audit", "--url", a.HTTPSURL)
+}
+
+// TestPublishBackpressure: with a small pending queue, a batch larger than
+// it is partly answered "retry" (nothing lost, nothing written twice), the
+// stream and the CLI get everything through by sending again.
+func TestPublishBackpressure(t *testing.T) {
+	dir := t.TempDir()
+	a := startAppWith(t, dir, func(c *Config) { c.MaxPending = 100 })
+	certs := devicePEMs(t, a.Network.Genesis.NetworkID, 1200)
+	c := memberClient(t, dir)
+	resp, err := c.Publish(context.Background(), []byte(strings.Join(certs[:1000], "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Retry == 0 || resp.Published+resp.Retry != 1000 {
+		t.Fatalf("1000 certificates into a queue of 100: %d published, %d retry, %d rejected", resp.Published, resp.Retry, resp.Rejected)
+	}
+	devs := t.TempDir()
+	for i, p := range certs {
+		if err := os.WriteFile(filepath.Join(devs, fmt.Sprintf("d%05d.pem", i)), []byte(p), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := mustCLI(t, dir, "publish", "--quiet", devs)
+	want := fmt.Sprintf("published %d new, %d already on the ledger, 0 rejected", 1200-resp.Published, resp.Published)
+	if !strings.Contains(out, want) {
+		t.Fatalf("publish after backpressure: %s\nwant %s", out, want)
+	}
+}
+
+// TestTooManyPublishes: beyond --max-publishes the node answers 429 with
+// Retry-After, and the Go client waits and sends again.
+func TestTooManyPublishes(t *testing.T) {
+	dir := t.TempDir()
+	a := startAppWith(t, dir, func(c *Config) { c.MaxPublishes = 1 })
+	certs := devicePEMs(t, a.Network.Genesis.NetworkID, 2)
+	c := memberClient(t, dir)
+	hold, release := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() { // a stream that keeps its slot until released
+		_, err := c.PublishStream(context.Background(), func(yield func(api.StreamItem) bool) {
+			yield(api.StreamItem{Certificate: certs[0]})
+			<-release
+		}, func(api.StreamResult) { close(hold) }) // answered: the node holds the slot
+		held <- err
+	}()
+	<-hold
+	raw, err := http.NewRequest(http.MethodPost, c.BaseURL+"/v1/certificates", strings.NewReader(certs[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.HTTP.Do(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") != "1" {
+		t.Fatalf("second publish while the slot is held: %s, Retry-After %q", r.Status, r.Header.Get("Retry-After"))
+	}
+	time.AfterFunc(300*time.Millisecond, func() { close(release) })
+	resp, err := c.Publish(context.Background(), []byte(certs[1]))
+	if err != nil || resp.Published != 1 {
+		t.Fatalf("publish after Retry-After: %+v %v", resp, err)
+	}
+	if err := <-held; err != nil {
+		t.Fatalf("held stream: %v", err)
+	}
+	if refused := metricValue(t, a, `certchain_http_requests_total{code="429",method="POST",route="/v1/certificates"}`); refused < 2 {
+		t.Fatalf("429 answers counted: %v, want the raw one and at least one the client retried", refused)
+	}
+	sum, err := c.PublishStream(context.Background(), seqOf(nil), func(api.StreamResult) {})
+	if err != nil || *sum != (api.StreamSummary{}) {
+		t.Fatalf("an empty stream: %+v %v", sum, err)
+	}
+}
+
+// metricValue reads one sample of the node's /metrics.
+func metricValue(t *testing.T, a *App, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get(a.HTTPURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	return 0
+}
