@@ -6,7 +6,7 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 
-.PHONY: all build run test bench bench-unit bench-cluster bench-ocsp fuzz lint verify clean tools cluster cluster-stop chaos
+.PHONY: all build run test bench bench-unit bench-cluster bench-publish bench-ocsp fuzz lint verify clean tools cluster cluster-stop chaos
 
 all: build
 
@@ -45,8 +45,10 @@ chaos:
 ## bench: every benchmark (figures go to BENCHMARKS.md); installs wrk when missing.
 ##   bench-unit     component benchmarks, BENCHCOUNT runs each
 ##   bench-cluster  one-node and three-node commit throughput, leader failover
+##   bench-publish  bulk publish streams to node processes: one node 100k, three nodes,
+##                  and 1M (node RSS, data size, then OCSP/status), BENCHCOUNT runs
 ##   bench-ocsp     OCSP over loopback with wrk, 10k and 1M certificates, vs a bare handler
-bench: bench-unit bench-cluster bench-ocsp
+bench: bench-unit bench-cluster bench-publish bench-ocsp
 
 bench-unit:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./certchain ./validator ./internal/... ./ocsp ./api
@@ -56,6 +58,11 @@ bench-cluster:
 	$(GO) test -run '^$$' -bench 'BenchmarkPublish' -benchtime 5000x -count $(BENCHCOUNT) ./raftstore
 	$(GO) test -run '^$$' -bench 'BenchmarkCluster' -benchtime 6000x -count 3 -timeout 60m ./raftstore
 	$(GO) test -run '^$$' -bench 'BenchmarkFailover' -benchtime 5x -v -timeout 60m ./raftstore
+
+bench-publish:
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	$(GO) test -run '^$$' -bench 'BenchmarkBulkPublish' -benchtime 1x -count $(BENCHCOUNT) -timeout 0 ./cmd/certchain
+	CERTCHAIN_BULK_MILLION=1 $(GO) test -run '^$$' -bench 'BenchmarkBulkPublish/million' -benchtime 1x -timeout 0 -v ./cmd/certchain
 
 bench-ocsp:
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }

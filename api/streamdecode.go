@@ -89,14 +89,10 @@ func (n *ndjsonReader) next() (streamItem, error) {
 	}
 }
 
+// decodeStreamItem decodes the PEM of an item; the certificates are parsed
+// once, by the precheck, which rejects bad DER as rule "der".
 func decodeStreamItem(it *StreamItem, line int) streamItem {
-	one := func(p string) ([]byte, error) {
-		ders, err := validator.ParsePEM([]byte(p), 1)
-		if err != nil {
-			return nil, err
-		}
-		return ders[0], nil
-	}
+	one := func(p string) ([]byte, error) { return validator.DecodePEM([]byte(p)) }
 	var out streamItem
 	if out.der, out.err = one(it.Certificate); out.err != nil {
 		out.err = fmt.Errorf("line %d: certificate: %w", line, out.err)

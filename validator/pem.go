@@ -41,8 +41,36 @@ func ParsePEM(data []byte, maxCerts int) ([][]byte, error) {
 	return out, nil
 }
 
-// nextPEM decodes the block that data starts with.
+// DecodePEM decodes exactly one PEM CERTIFICATE block, with the rules of
+// ParsePEM, but leaves the DER unparsed: for a caller that checks the
+// certificate next anyway (Check words a DER problem as rule "der" too).
+func DecodePEM(data []byte) ([]byte, error) {
+	der, rest, err := nextBlock(bytes.TrimLeft(data, whitespace), 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimLeft(rest, whitespace)) != 0 {
+		return nil, ruleErr(RuleDER, "more than one PEM block, or text after it")
+	}
+	return der, nil
+}
+
+// nextPEM decodes and parses the block that data starts with.
 func nextPEM(data []byte, i int) (der, rest []byte, err error) {
+	der, rest, err = nextBlock(data, i)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := ParseDER(der); err != nil {
+		re := err.(*RuleError) // ParseDER returns a fresh *RuleError
+		re.Detail = fmt.Sprintf("PEM block %d: %s", i+1, re.Detail)
+		return nil, nil, re
+	}
+	return der, rest, nil
+}
+
+// nextBlock decodes the block that data starts with.
+func nextBlock(data []byte, i int) (der, rest []byte, err error) {
 	bad := func(what string) error { return ruleErr(RuleDER, fmt.Sprintf("PEM block %d: %s", i+1, what)) }
 	if !bytes.HasPrefix(data, pemBegin) {
 		return nil, nil, bad("text that is not a PEM block")
@@ -55,11 +83,6 @@ func nextPEM(data []byte, i int) (der, rest []byte, err error) {
 	}
 	if block.Type != "CERTIFICATE" || len(block.Headers) != 0 {
 		return nil, nil, bad(fmt.Sprintf("a %q block with %d headers, want a CERTIFICATE block without headers", block.Type, len(block.Headers)))
-	}
-	if _, err := ParseDER(block.Bytes); err != nil {
-		re := err.(*RuleError) // ParseDER returns a fresh *RuleError
-		re.Detail = fmt.Sprintf("PEM block %d: %s", i+1, re.Detail)
-		return nil, nil, re
 	}
 	return block.Bytes, rest, nil
 }

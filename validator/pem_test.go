@@ -55,3 +55,27 @@ func TestParsePEM(t *testing.T) {
 		})
 	}
 }
+
+func TestDecodePEM(t *testing.T) {
+	n, _ := newNet(t)
+	dev := n.SelfSigned(t)
+	for _, tc := range []struct {
+		name, in string
+		ok       bool
+	}{
+		{"one", string(dev.PEM()), true},
+		{"surrounding-whitespace", "\n  " + string(dev.PEM()) + "\n\n", true},
+		{"unparsed-der-passes", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", true},
+		{"two", string(dev.PEM()) + string(dev.PEM()), false},
+		{"text-after", string(dev.PEM()) + "x", false},
+		{"key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", false},
+		{"empty", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := validator.DecodePEM([]byte(tc.in))
+			if (err == nil) != tc.ok {
+				t.Fatalf("DecodePEM: %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}

@@ -17,14 +17,14 @@ import (
 // network: node1 founds the cluster, node2 and node3 join it over mutual
 // TLS as the admin.
 type procCluster struct {
-	t       *testing.T
+	t       testing.TB
 	bin     string
 	dirs    []string
 	procs   []*exec.Cmd
 	started []bool
 }
 
-func startProcCluster(t *testing.T) *procCluster {
+func startProcCluster(t testing.TB) *procCluster {
 	c := &procCluster{t: t, bin: buildBinary(t)}
 	for range 3 {
 		c.dirs = append(c.dirs, t.TempDir())
@@ -58,14 +58,17 @@ func (c *procCluster) anyRunning(except int) int {
 func (c *procCluster) url(i int) string { return readProfileURL(c.t, c.dirs[i]) }
 
 // readURL is node i's plain-HTTP listener (reads, OCSP).
-func (c *procCluster) readURL(i int) string {
-	b, err := os.ReadFile(clientFile(c.dirs[i]))
+func (c *procCluster) readURL(i int) string { return readProfileReadURL(c.t, c.dirs[i]) }
+
+// readProfileReadURL is the plain-HTTP URL in dir's client profile.
+func readProfileReadURL(t testing.TB, dir string) string {
+	b, err := os.ReadFile(clientFile(dir))
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	var p clientProfile
-	if err := json.Unmarshal(b, &p); err != nil {
-		c.t.Fatal(err)
+	if err := json.Unmarshal(b, &p); err != nil || p.ReadURL == "" {
+		t.Fatalf("read URL of %s: %v", dir, err)
 	}
 	return p.ReadURL
 }

@@ -55,7 +55,7 @@ func startAppWith(t *testing.T, dir string, tune func(*Config)) *App {
 
 // cli runs a certchain command in-process against the node in dir and
 // returns its exit code and output.
-func cli(t *testing.T, dir string, args ...string) (int, string) {
+func cli(t testing.TB, dir string, args ...string) (int, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	e := &env{stdout: &out, stderr: &errOut, getenv: func(k string) string {
@@ -68,7 +68,7 @@ func cli(t *testing.T, dir string, args ...string) (int, string) {
 	return code, out.String() + errOut.String()
 }
 
-func mustCLI(t *testing.T, dir string, args ...string) string {
+func mustCLI(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	code, out := cli(t, dir, args...)
 	if code != 0 {

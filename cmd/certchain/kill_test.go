@@ -21,7 +21,7 @@ import (
 )
 
 // buildBinary compiles this command once per test run.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "certchain")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
@@ -34,7 +34,7 @@ func buildBinary(t *testing.T) string {
 // startProcess runs `certchain node` on dir with kernel-chosen loopback
 // ports (and any extra flags) and waits for its banner, which it prints
 // once it has joined, knows a leader and wrote data/client.json.
-func startProcess(t *testing.T, bin, dir string, extra ...string) *exec.Cmd {
+func startProcess(t testing.TB, bin, dir string, extra ...string) *exec.Cmd {
 	t.Helper()
 	args := append([]string{"node", "--data", dir, "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--raft", "127.0.0.1:0", "--log-level", "warn"}, extra...)
 	cmd := exec.Command(bin, args...)
@@ -176,7 +176,7 @@ func publishUntil(ctx context.Context, t *testing.T, dir, nid string, worker int
 	}
 }
 
-func mustNetworkID(t *testing.T, dir string) string {
+func mustNetworkID(t testing.TB, dir string) string {
 	co := clientOptions{data: dir}
 	c, err := co.client()
 	if err != nil {
@@ -189,7 +189,7 @@ func mustNetworkID(t *testing.T, dir string) string {
 	return nv.NetworkID
 }
 
-func readProfileURL(t *testing.T, dir string) string {
+func readProfileURL(t testing.TB, dir string) string {
 	co := clientOptions{data: dir}
 	if err := co.fromProfile(); err != nil {
 		t.Fatal(err)

@@ -73,7 +73,7 @@ func benchOCSP(b *testing.B, wrk string, n int) {
 		ders := loadLedger(b, a, n)
 		settle(b)
 		for _, ws := range workingSets(n) {
-			measure(b, wrk, a, dir, ders, ws)
+			measure(b, wrk, a.HTTPURL, dir, ders, ws)
 		}
 		_ = a.Close()
 	}
@@ -114,11 +114,11 @@ func workingSets(n int) []int {
 
 // measure drives wrk over ws random certificates of the ledger and
 // reports the node against the bare handler, then POST and nonce rates.
-func measure(b *testing.B, wrk string, a *App, dir string, ders [][]byte, ws int) {
-	paths, bodies, posts := warm(b, a, ders, ws)
+func measure(b *testing.B, wrk, nodeURL, dir string, ders [][]byte, ws int) {
+	paths, bodies, posts := warm(b, nodeURL, ders, ws)
 	runtime.GC()
 	bare := bareServer(b, bodies)
-	node, base := alternate(b, wrk, wrkScript(b, dir, "get", paths), a.HTTPURL, bare)
+	node, base := alternate(b, wrk, wrkScript(b, dir, "get", paths), nodeURL, bare)
 	unit := func(s string) string { return fmt.Sprintf("%s@%dk", s, ws/1000) }
 	b.ReportMetric(node.rps, unit("node-req/s"))
 	b.ReportMetric(base.rps, unit("bare-req/s"))
@@ -126,9 +126,9 @@ func measure(b *testing.B, wrk string, a *App, dir string, ders [][]byte, ws int
 	b.ReportMetric(node.p99ms, unit("node-p99-ms"))
 	b.ReportMetric(base.p99ms, unit("bare-p99-ms"))
 	b.ReportMetric(node.p99ms/base.p99ms, unit("p99-ratio"))
-	post := runWrk(b, wrk, wrkScript(b, dir, "post", hexAll(posts)), a.HTTPURL)
+	post := runWrk(b, wrk, wrkScript(b, dir, "post", hexAll(posts)), nodeURL)
 	b.ReportMetric(post.rps, unit("post-req/s"))
-	nonce := runWrk(b, wrk, wrkScript(b, dir, "post", hexAll(withNonces(b, posts[:min(len(posts), 5000)]))), a.HTTPURL)
+	nonce := runWrk(b, wrk, wrkScript(b, dir, "post", hexAll(withNonces(b, posts[:min(len(posts), 5000)]))), nodeURL)
 	b.ReportMetric(nonce.rps, unit("nonce-req/s"))
 }
 
@@ -153,22 +153,7 @@ func startBenchApp(b *testing.B, dir string, cache int) *App {
 // in batches of 2,000; it returns their DER.
 func loadLedger(b *testing.B, a *App, n int) [][]byte {
 	start := time.Now()
-	ders := make([][]byte, n)
-	var wg sync.WaitGroup
-	workers := runtime.NumCPU()
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < n; i += workers {
-				der, _, err := pki.NewDevice(pki.DeviceOptions{NetworkID: a.Network.Genesis.NetworkID, CommonName: fmt.Sprintf("B-%08d", i)})
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				ders[i] = der
-			}
-		})
-	}
-	wg.Wait()
+	ders := makeDERs(b, a.Network.Genesis.NetworkID, "B-", n)
 	made := time.Since(start)
 	for lo := 0; lo < n; lo += 2000 {
 		txs := make([]certchain.Tx, 0, 2000)
@@ -185,11 +170,33 @@ func loadLedger(b *testing.B, a *App, n int) [][]byte {
 	return ders
 }
 
+// makeDERs makes n device certificates of network on all cores, named
+// prefix + index.
+func makeDERs(b testing.TB, network, prefix string, n int) [][]byte {
+	ders := make([][]byte, n)
+	var wg sync.WaitGroup
+	workers := runtime.NumCPU()
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				der, _, err := pki.NewDevice(pki.DeviceOptions{NetworkID: network, CommonName: fmt.Sprintf("%s%08d", prefix, i)})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				ders[i] = der
+			}
+		})
+	}
+	wg.Wait()
+	return ders
+}
+
 // warm builds a GET path for ws random certificates and asks
 // the node once for each (signing and caching it, as relying parties
 // would); it returns the paths, the bytes the node answered, and the DER
 // requests (for POST).
-func warm(b *testing.B, a *App, ders [][]byte, ws int) ([]string, map[string][]byte, [][]byte) {
+func warm(b *testing.B, nodeURL string, ders [][]byte, ws int) ([]string, map[string][]byte, [][]byte) {
 	r := rand.New(rand.NewPCG(1, 2))
 	paths, bodies, reqs := []string{}, map[string][]byte{}, [][]byte{}
 	for _, i := range r.Perm(len(ders))[:min(len(ders), ws)] {
@@ -203,7 +210,7 @@ func warm(b *testing.B, a *App, ders [][]byte, ws int) ([]string, map[string][]b
 		}
 		p := "/ocsp/" + url.PathEscape(base64.StdEncoding.EncodeToString(req))
 		paths, reqs = append(paths, p), append(reqs, req)
-		bodies[p] = httpGet(b, a.HTTPURL+p)
+		bodies[p] = httpGet(b, nodeURL+p)
 	}
 	return paths, bodies, reqs
 }

@@ -22,7 +22,7 @@ import (
 
 // memberClient is the Go client of the node in dir, as the profile's
 // default member (the vendor).
-func memberClient(t *testing.T, dir string) *apiclient.Client {
+func memberClient(t testing.TB, dir string) *apiclient.Client {
 	t.Helper()
 	co := clientOptions{data: dir}
 	c, err := co.client()

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/pem"
+	"io/fs"
+	"iter"
+	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/certchain/certchain/api"
+	"github.com/certchain/certchain/certchain"
+)
+
+// BenchmarkBulkPublish measures self-signed P-256 device certificates
+// committed per second, fsync on, through POST /v1/certificates/stream of
+// real `certchain node` processes, sent by the Go client from this process
+// (a client on the same machine), beside the ceiling measured in the same
+// run just before: ECDSA P-256 verifications per second on all cores.
+//
+//   - single: one node, CERTCHAIN_BULK_SINGLE certificates (100,000);
+//   - cluster3: three nodes on loopback, streamed to the leader,
+//     CERTCHAIN_BULK_CLUSTER certificates (30,000); every node verifies
+//     every certificate, so its ceiling is a third;
+//   - million (only with CERTCHAIN_BULK_MILLION=1): one node, 1,000,000
+//     certificates: total time, the node's peak RSS and data directory
+//     size, then OCSP and status throughput with wrk.
+func BenchmarkBulkPublish(b *testing.B) {
+	bin := buildBinary(b)
+	b.Run("single", func(b *testing.B) { benchBulkSingle(b, bin, envInt(b, "CERTCHAIN_BULK_SINGLE", 100_000), false) })
+	b.Run("cluster3", func(b *testing.B) { benchBulkCluster(b, bin, envInt(b, "CERTCHAIN_BULK_CLUSTER", 30_000)) })
+	if os.Getenv("CERTCHAIN_BULK_MILLION") != "" {
+		b.Run("million", func(b *testing.B) { benchBulkSingle(b, bin, 1_000_000, true) })
+	}
+}
+
+func envInt(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		b.Fatalf("%s: %v", name, err)
+	}
+	return n
+}
+
+func benchBulkSingle(b *testing.B, bin string, n int, million bool) {
+	for range b.N { // one measurement per iteration; -benchtime 1x
+		dir := b.TempDir()
+		proc := startProcess(b, bin, dir)
+		ders := makeDERs(b, mustNetworkID(b, dir), "S-", n)
+		ceiling := verifyCeiling(time.Second)
+		rate, elapsed := streamAll(b, dir, ders)
+		b.ReportMetric(ceiling, "ceiling-verifies/s")
+		b.ReportMetric(rate, "certs/s")
+		b.ReportMetric(rate/ceiling, "of-ceiling")
+		b.ReportMetric(elapsed.Seconds(), "total-s")
+		b.ReportMetric(float64(peakRSS(b, proc.Process.Pid))/(1<<20), "node-peak-rss-MiB")
+		b.ReportMetric(float64(diskUsage(b, dir))/(1<<20), "data-dir-MiB")
+		b.Logf("%d certificates in %v: %.0f/s, %.0f%% of %.0f verifications/s", n, elapsed.Round(time.Second), rate, 100*rate/ceiling, ceiling)
+		if million {
+			afterMillion(b, dir, ders)
+		}
+	}
+}
+
+func benchBulkCluster(b *testing.B, bin string, n int) {
+	for range b.N {
+		c := startProcCluster(b)
+		leader := c.leader(0)
+		ders := makeDERs(b, mustNetworkID(b, c.dirs[leader]), "C-", n)
+		ceiling := verifyCeiling(time.Second)
+		rate, elapsed := streamAll(b, c.dirs[leader], ders)
+		b.ReportMetric(ceiling, "ceiling-verifies/s")
+		b.ReportMetric(rate, "certs/s")
+		b.ReportMetric(rate/(ceiling/3), "of-third-of-ceiling")
+		b.Logf("3 nodes, %d certificates in %v: %.0f/s, %.0f%% of a third of %.0f verifications/s",
+			n, elapsed.Round(time.Second), rate, 300*rate/ceiling, ceiling)
+		b.Logf("heads: %s", c.compare(0, 1, 2))
+	}
+}
+
+// streamAll publishes ders on one stream to the node whose profile is in
+// dir and returns certificates committed per second.
+func streamAll(b *testing.B, dir string, ders [][]byte) (float64, time.Duration) {
+	c := memberClient(b, dir)
+	items := func(yield func(api.StreamItem) bool) {
+		for _, d := range ders {
+			if !yield(api.StreamItem{Certificate: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d}))}) {
+				return
+			}
+		}
+	}
+	bad := 0
+	start := time.Now()
+	sum, err := c.PublishStream(context.Background(), iter.Seq[api.StreamItem](items), func(r api.StreamResult) {
+		if r.State != api.StatePublished && bad < 5 {
+			b.Errorf("certificate %d: %+v", r.Index, r)
+		}
+		if r.State != api.StatePublished {
+			bad++
+		}
+	})
+	elapsed := time.Since(start)
+	if err != nil || sum.Published != len(ders) {
+		b.Fatalf("stream: %+v %v (%d not published)", sum, err, bad)
+	}
+	return float64(len(ders)) / elapsed.Seconds(), elapsed
+}
+
+// verifyCeiling is ECDSA P-256 verifications per second on all cores: the
+// median of three runs of d, after a garbage collection (the certificates
+// were just made).
+func verifyCeiling(d time.Duration) float64 {
+	runtime.GC()
+	runs := []float64{verifyRate(d), verifyRate(d), verifyRate(d)}
+	slices.Sort(runs)
+	return runs[1]
+}
+
+func verifyRate(d time.Duration) float64 {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	digest := sha256.Sum256([]byte("certchain"))
+	sig, _ := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig)
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
+// peakRSS is the peak resident set (VmHWM) of process pid, in bytes.
+func peakRSS(b *testing.B, pid int) int64 {
+	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(st), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
+}
+
+// diskUsage is the disk space the files under dir take (allocated blocks,
+// as du counts them: Badger preallocates its value log sparsely).
+func diskUsage(b *testing.B, dir string) int64 {
+	var total int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			total += st.Blocks * 512
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return total
+}
+
+// afterMillion measures OCSP (the node against a bare handler, as
+// BenchmarkOCSPLoad does) and the REST status endpoint on the loaded node.
+func afterMillion(b *testing.B, dir string, ders [][]byte) {
+	wrk := requireTool(b, "wrk")
+	settle(b)
+	readURL := readProfileReadURL(b, dir)
+	measure(b, wrk, readURL, dir, ders, 10_000)
+	r := mrand.New(mrand.NewPCG(3, 4))
+	var paths []string
+	for _, i := range r.Perm(len(ders))[:10_000] {
+		paths = append(paths, "/v1/certificates/"+certchain.Sum(ders[i]).String()+"/status")
+	}
+	st := runWrk(b, wrk, wrkScript(b, dir, "get", paths), readURL)
+	b.ReportMetric(st.rps, "status-req/s")
+	b.ReportMetric(st.p99ms, "status-p99-ms")
+}
