@@ -8,7 +8,9 @@
 //
 // # Canonical encodings (wire and disk format)
 //
-// Transactions and blocks are encoded as TLV records: each field is
+// Transactions, blocks, and the ledger state's certificate and node records
+// (Record.Encode, NodeRecord.Encode: disk format only, never hashed) are
+// encoded as TLV records: each field is
 // (tag uvarint, length uvarint, value bytes), fields in ascending tag order,
 // a field with its zero value omitted, a repeated field repeated in order.
 // Integers inside a value are big-endian fixed width; strings are UTF-8.

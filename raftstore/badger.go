@@ -41,7 +41,11 @@ const (
 	defaultIndexCacheSize   = 64 * mib
 	defaultValueLogFileSize = 256 * mib
 
-	valueThreshold = 1 << 10
+	// valueThreshold sends values above it to the value log: certificate
+	// records (about 700 bytes) and blocks go there, so a block's Badger
+	// transaction holds pointers and a 2,000-certificate block stays well
+	// inside Badger's transaction budget even with SmallMemory.
+	valueThreshold = 1 << 8
 
 	smallMemTableSize     = 16 * mib
 	smallNumMemtables     = 2

@@ -5,7 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"math/big"
+	"strings"
 
 	"github.com/certchain/certchain/certchain"
 )
@@ -19,7 +19,8 @@ var (
 	keyHead = []byte("m/head")
 	// prefixBlock + height (8 bytes BE) -> block encoding.
 	prefixBlock = []byte("b/")
-	// prefixRecord + certificate ID (32) -> record JSON.
+	// prefixRecord + certificate ID (32) -> record encoding
+	// (certchain.Record.Encode; JSON in ledgers written before it).
 	prefixRecord = []byte("c/")
 	// prefixIdentity + identity -> ID (32) of the self-signed record that
 	// currently holds that identity (good or suspended).
@@ -30,8 +31,9 @@ var (
 	prefixKey = []byte("k/")
 	// prefixTx + tx ID (32) -> height (8 BE) + position in block (4 BE).
 	prefixTx = []byte("t/")
-	// prefixNode + node ID -> NodeRecord JSON: the validator set the
-	// ledger records (desired Raft membership).
+	// prefixNode + node ID -> NodeRecord encoding (JSON in ledgers
+	// written before it): the validator set the ledger records (desired
+	// Raft membership).
 	prefixNode = []byte("n/")
 	// prefixOCSP1 + SHA-1 of the issuer key (20) + serial (big-endian
 	// magnitude) -> ID (32): OCSP CertIDs hashed with SHA-1 ...
@@ -55,14 +57,19 @@ func join(parts ...[]byte) []byte {
 
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
-func blockKey(height uint64) []byte           { return join(prefixBlock, u64(height)) }
-func recordKey(id certchain.Hash) []byte      { return join(prefixRecord, id[:]) }
-func identityKey(identity string) []byte      { return join(prefixIdentity, []byte(identity)) }
-func nodeKey(id string) []byte                { return join(prefixNode, []byte(id)) }
-func txKey(id certchain.Hash) []byte          { return join(prefixTx, id[:]) }
-func keyIndexKey(k, id certchain.Hash) []byte { return join(prefixKey, k[:], id[:]) }
-func submitterKey(member string, id certchain.Hash) []byte {
-	return join(prefixSubmitter, []byte(member), []byte{0}, id[:])
+func blockKey(height uint64) []byte {
+	return binary.BigEndian.AppendUint64(withPrefix(prefixBlock, 8), height)
+}
+func recordKey(id certchain.Hash) []byte { return append(withPrefix(prefixRecord, len(id)), id[:]...) }
+func identityKey(identity string) []byte {
+	return append(withPrefix(prefixIdentity, len(identity)), identity...)
+}
+func nodeKey(id string) []byte       { return append(withPrefix(prefixNode, len(id)), id...) }
+func txKey(id certchain.Hash) []byte { return append(withPrefix(prefixTx, len(id)), id[:]...) }
+
+// withPrefix returns a new key holding prefix, with room for n more bytes.
+func withPrefix(prefix []byte, n int) []byte {
+	return append(make([]byte, 0, len(prefix)+n), prefix...)
 }
 
 // ocspKey is the index key of a certificate for a CertID whose issuer key
@@ -74,12 +81,73 @@ func ocspKey(keyHash, serial []byte) []byte {
 	return join(prefixOCSP256, keyHash, serial)
 }
 
-// ocspKeys are both index keys of r.
-func ocspKeys(r *certchain.Record) ([][]byte, error) {
-	serial, ok := new(big.Int).SetString(r.Serial, 16)
+// indexKeys are the keys of the indexes a new record r is entered in
+// (submitter, key hash, OCSP with SHA-1 and with SHA-256), built in one
+// allocation.
+func indexKeys(r *certchain.Record) ([4][]byte, error) {
+	var keys [4][]byte
+	digits, ok := serialDigits(r.Serial)
 	if !ok {
-		return nil, fmt.Errorf("record %s: serial %q is not hex", r.ID, r.Serial)
+		return keys, fmt.Errorf("record %s: serial %q is not hex", r.ID, r.Serial)
 	}
 	s1, s256 := sha1.Sum(r.IssuerKey), sha256.Sum256(r.IssuerKey)
-	return [][]byte{ocspKey(s1[:], serial.Bytes()), ocspKey(s256[:], serial.Bytes())}, nil
+	serialLen := (len(digits) + 1) / 2
+	buf := make([]byte, 0, len(prefixSubmitter)+len(r.Submitter)+1+len(r.ID)+
+		len(prefixKey)+len(r.KeyHash)+len(r.ID)+
+		len(prefixOCSP1)+len(s1)+serialLen+len(prefixOCSP256)+len(s256)+serialLen)
+	buf = append(append(append(append(buf, prefixSubmitter...), r.Submitter...), 0), r.ID[:]...)
+	keys[0] = buf[:len(buf):len(buf)]
+	start := len(buf)
+	buf = append(append(append(buf, prefixKey...), r.KeyHash[:]...), r.ID[:]...)
+	keys[1], start = buf[start:len(buf):len(buf)], len(buf)
+	buf = appendSerial(append(append(buf, prefixOCSP1...), s1[:]...), digits)
+	keys[2], start = buf[start:len(buf):len(buf)], len(buf)
+	buf = appendSerial(append(append(buf, prefixOCSP256...), s256[:]...), digits)
+	keys[3] = buf[start:len(buf):len(buf)]
+	return keys, nil
+}
+
+// serialDigits returns the hex digits of serial s without its sign and
+// leading zeros; ok is false where big.Int's SetString(s, 16) fails (an
+// optional sign, then one or more hex digits of either case).
+func serialDigits(s string) (digits string, ok bool) {
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		s = s[1:]
+	}
+	if s == "" {
+		return "", false
+	}
+	for i := range len(s) {
+		if _, ok := hexDigit(s[i]); !ok {
+			return "", false
+		}
+	}
+	return strings.TrimLeft(s, "0"), true
+}
+
+// appendSerial appends the big-endian magnitude of digits (from
+// serialDigits), as big.Int's Bytes would: zero appends nothing.
+func appendSerial(b []byte, digits string) []byte {
+	if len(digits)%2 == 1 {
+		lo, _ := hexDigit(digits[0])
+		b, digits = append(b, lo), digits[1:]
+	}
+	for i := 0; i < len(digits); i += 2 {
+		hi, _ := hexDigit(digits[i])
+		lo, _ := hexDigit(digits[i+1])
+		b = append(b, hi<<4|lo)
+	}
+	return b
+}
+
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }

@@ -3,7 +3,6 @@ package raftstore
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -144,7 +143,7 @@ func (s *State) Apply(index uint64, p *certchain.Proposal, ids []certchain.Hash)
 	at := max(p.Time, head.Time)
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	d, err := s.decide(txn, p.Txs, ids, s.checked.take(ids), head.Height+1, time.Unix(0, at).UTC())
+	d, err := s.decide(txn, p.Txs, ids, s.checked.take(ids), head.Height+1, time.Unix(0, at).UTC(), withIndexes)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +172,7 @@ func (s *State) Precheck(txs []certchain.Tx, ids []certchain.Hash, now time.Time
 	txn := s.db.NewTransaction(true) // sees its own writes; never committed
 	defer txn.Discard()
 	pre := make([]*validator.Cert, len(txs))
-	d, err := s.decide(txn, txs, ids, pre, s.Head().Height+1, now)
+	d, err := s.decide(txn, txs, ids, pre, s.Head().Height+1, now, withoutIndexes)
 	return d.verdicts, pre, err
 }
 
@@ -186,14 +185,23 @@ func (s *State) Prechecked(id certchain.Hash, c *validator.Cert) { s.checked.put
 // Forget drops the prechecked certificates of ids (their proposal failed).
 func (s *State) Forget(ids []certchain.Hash) { s.checked.take(ids) }
 
+// indexing says whether decide enters new records in the read-side
+// indexes (submitter, key hash, OCSP), which no decision reads.
+type indexing bool
+
+const (
+	withIndexes    indexing = true  // Apply: the state a block leaves
+	withoutIndexes indexing = false // Precheck: writes that are discarded
+)
+
 // decide verifies certificates in parallel, then decides each transaction
 // in order against txn (which sees the effects of earlier ones) and writes
 // accepted effects into txn. pre holds certificates checked before (nil
 // entries are checked here, and filled in).
-func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash, pre []*validator.Cert, height uint64, at time.Time) (decided, error) {
+func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash, pre []*validator.Cert, height uint64, at time.Time, ix indexing) (decided, error) {
 	opts := s.verify.options(at)
 	d := decided{verdicts: make([]certchain.Verdict, len(txs)), checked: s.verify.checkAll(txs, pre, opts)}
-	view := txnView{txn: txn}
+	view := &txnView{txn: txn}
 	for i := range txs {
 		if dup, err := view.hasTx(ids[i]); err != nil {
 			return d, err
@@ -213,7 +221,7 @@ func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash
 		if v.Code != certchain.Accepted {
 			continue
 		}
-		if err := writeEffect(txn, view, eff); err != nil {
+		if err := writeEffect(txn, view, eff, ix); err != nil {
 			return d, err
 		}
 		d.eff.Records = append(d.eff.Records, eff.Records...)
@@ -269,7 +277,7 @@ func (s *State) Block(height uint64) (*certchain.Block, error) {
 func (s *State) Record(id certchain.Hash) (*certchain.Record, error) {
 	var r *certchain.Record
 	err := s.db.View(func(txn *badger.Txn) (err error) {
-		r, err = txnView{txn: txn}.Record(id)
+		r, err = getRecord(txn, id)
 		return err
 	})
 	return r, err
@@ -291,7 +299,7 @@ func (s *State) LookupOCSP(issuerKeyHash []byte, serial *big.Int) (*certchain.Re
 		}
 		var id certchain.Hash
 		copy(id[:], v)
-		r, err = txnView{txn: txn}.Record(id)
+		r, err = getRecord(txn, id)
 		return err
 	})
 	return r, err
@@ -305,7 +313,7 @@ func (s *State) Nodes() ([]*certchain.NodeRecord, error) {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixNode})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			n, err := txnView{txn: txn}.Node(string(it.Item().Key()[len(prefixNode):]))
+			n, err := getNode(txn, string(it.Item().Key()[len(prefixNode):]))
 			if err != nil {
 				return err
 			}
@@ -332,9 +340,14 @@ func (s *State) TxLocation(id certchain.Hash) (height uint64, pos int, err error
 
 func writeBlock(txn *badger.Txn, blk *certchain.Block, ids []certchain.Hash, index uint64) error {
 	h := blk.Header.Height
+	// One buffer for every tx index key and value: keyLen+locLen per tx.
+	const keyLen, locLen = 2 + len(certchain.Hash{}), 8 + 4
+	buf := make([]byte, 0, len(ids)*(keyLen+locLen))
 	for i, id := range ids {
-		loc := binary.BigEndian.AppendUint32(u64(h), uint32(i))
-		if err := txn.Set(txKey(id), loc); err != nil {
+		buf = append(append(buf, prefixTx...), id[:]...)
+		buf = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(buf, h), uint32(i))
+		kv := buf[len(buf)-keyLen-locLen:]
+		if err := txn.Set(kv[:keyLen:keyLen], kv[keyLen:]); err != nil {
 			return fmt.Errorf("block %d: index tx: %w", h, err)
 		}
 	}
@@ -347,48 +360,52 @@ func writeBlock(txn *badger.Txn, blk *certchain.Block, ids []certchain.Hash, ind
 }
 
 // writeEffect stores changed records and node records and keeps the
-// indexes in step.
-func writeEffect(txn *badger.Txn, view txnView, eff validator.Effect) error {
+// indexes in step (the read-side ones only when ix is withIndexes).
+func writeEffect(txn *badger.Txn, view *txnView, eff validator.Effect, ix indexing) error {
 	for _, r := range eff.Records {
-		if err := putRecord(txn, view, r); err != nil {
+		if err := putRecord(txn, view, r, ix); err != nil {
 			return fmt.Errorf("record %s: %w", r.ID, err)
 		}
 	}
 	for _, n := range eff.Nodes {
-		val, err := json.Marshal(n)
-		if err == nil {
-			err = txn.Set(nodeKey(n.ID), val)
-		}
-		if err != nil {
+		if err := txn.Set(nodeKey(n.ID), n.Encode()); err != nil {
 			return fmt.Errorf("node %s: %w", n.ID, err)
 		}
 	}
 	return nil
 }
 
-func putRecord(txn *badger.Txn, view txnView, r *certchain.Record) error {
+// putRecord stores r, enters a new record in the read-side indexes (when
+// ix is withIndexes) and keeps the identity index in step. Without the
+// indexes it still checks what entering r checks (its serial), so that
+// Precheck fails where Apply would.
+func putRecord(txn *badger.Txn, view *txnView, r *certchain.Record, ix indexing) error {
 	isNew, err := view.absent(r.ID)
 	if err != nil {
 		return err
 	}
-	val, err := json.Marshal(r)
-	if err != nil {
+	if err := txn.Set(recordKey(r.ID), r.Encode()); err != nil {
 		return err
 	}
-	sets := [][2][]byte{{recordKey(r.ID), val}}
-	if isNew {
-		sets = append(sets, [2][]byte{submitterKey(r.Submitter, r.ID), nil}, [2][]byte{keyIndexKey(r.KeyHash, r.ID), nil})
-		ok, err := ocspKeys(r)
+	view.stored(r.ID)
+	switch {
+	case isNew && ix == withIndexes:
+		keys, err := indexKeys(r)
 		if err != nil {
 			return err
 		}
-		for _, k := range ok {
-			sets = append(sets, [2][]byte{k, r.ID[:]})
+		for i, k := range keys {
+			var v []byte // submitter and key indexes: the key says it all
+			if i >= 2 {
+				v = r.ID[:] // OCSP: the certificate ID
+			}
+			if err := txn.Set(k, v); err != nil {
+				return err
+			}
 		}
-	}
-	for _, kv := range sets {
-		if err := txn.Set(kv[0], kv[1]); err != nil {
-			return err
+	case isNew:
+		if _, ok := serialDigits(r.Serial); !ok {
+			return fmt.Errorf("record %s: serial %q is not hex", r.ID, r.Serial)
 		}
 	}
 	return updateIdentity(txn, view, r)
@@ -397,7 +414,7 @@ func putRecord(txn *badger.Txn, view txnView, r *certchain.Record) error {
 // updateIdentity points the identity index at r while r is current and
 // drops the entry when r stops being current (only for self-signed
 // certificates: their identity is unique).
-func updateIdentity(txn *badger.Txn, view txnView, r *certchain.Record) error {
+func updateIdentity(txn *badger.Txn, view *txnView, r *certchain.Record) error {
 	if !r.SelfSigned {
 		return nil
 	}

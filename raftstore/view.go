@@ -11,23 +11,30 @@ import (
 
 // txnView is validator.View over a Badger transaction; in a write
 // transaction it sees the writes of earlier transactions of the same block.
-type txnView struct{ txn *badger.Txn }
+// One view serves one decide: it remembers the last record it found
+// missing, so that storing that record next (a publish looks its
+// certificate up, then stores it) needs no second lookup.
+type txnView struct {
+	txn *badger.Txn
+	// missed is an ID whose record Record found absent and that putRecord
+	// has not written since (valid while hasMissed).
+	missed    certchain.Hash
+	hasMissed bool
+}
 
-// Record implements validator.View.
-func (v txnView) Record(id certchain.Hash) (*certchain.Record, error) {
-	b, err := getValue(v.txn, recordKey(id))
-	if err != nil {
-		return nil, fmt.Errorf("certificate %s: %w", id, err)
+// Record implements validator.View. A missing record is the bare
+// certchain.ErrNotFound: deciding a block looks up many records that are
+// not there, and the validator only tests for it.
+func (v *txnView) Record(id certchain.Hash) (*certchain.Record, error) {
+	r, err := loadRecord(v.txn, id)
+	if errors.Is(err, certchain.ErrNotFound) {
+		v.missed, v.hasMissed = id, true
 	}
-	var r certchain.Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("decode record %s: %w", id, err)
-	}
-	return &r, nil
+	return r, err
 }
 
 // CurrentByIdentity implements validator.View.
-func (v txnView) CurrentByIdentity(identity string) (certchain.Hash, bool, error) {
+func (v *txnView) CurrentByIdentity(identity string) (certchain.Hash, bool, error) {
 	var id certchain.Hash
 	b, err := getValue(v.txn, identityKey(identity))
 	if errors.Is(err, certchain.ErrNotFound) {
@@ -41,19 +48,13 @@ func (v txnView) CurrentByIdentity(identity string) (certchain.Hash, bool, error
 }
 
 // Node implements validator.View.
-func (v txnView) Node(id string) (*certchain.NodeRecord, error) {
-	b, err := getValue(v.txn, nodeKey(id))
-	if err != nil {
-		return nil, fmt.Errorf("node %s: %w", id, err)
-	}
-	var n certchain.NodeRecord
-	if err := json.Unmarshal(b, &n); err != nil {
-		return nil, fmt.Errorf("decode node %s: %w", id, err)
-	}
-	return &n, nil
-}
+func (v *txnView) Node(id string) (*certchain.NodeRecord, error) { return getNode(v.txn, id) }
 
-func (v txnView) absent(id certchain.Hash) (bool, error) {
+// absent reports whether no record id is stored.
+func (v *txnView) absent(id certchain.Hash) (bool, error) {
+	if v.hasMissed && v.missed == id {
+		return true, nil
+	}
 	_, err := v.txn.Get(recordKey(id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return true, nil
@@ -61,10 +62,74 @@ func (v txnView) absent(id certchain.Hash) (bool, error) {
 	return false, err
 }
 
-func (v txnView) hasTx(id certchain.Hash) (bool, error) {
+// stored notes that record id was written.
+func (v *txnView) stored(id certchain.Hash) {
+	if v.missed == id {
+		v.hasMissed = false
+	}
+}
+
+func (v *txnView) hasTx(id certchain.Hash) (bool, error) {
 	_, err := v.txn.Get(txKey(id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// getRecord reads and decodes the record of certificate id.
+func getRecord(txn *badger.Txn, id certchain.Hash) (*certchain.Record, error) {
+	r, err := loadRecord(txn, id)
+	if errors.Is(err, certchain.ErrNotFound) {
+		return nil, fmt.Errorf("certificate %s: %w", id, err)
+	}
+	return r, err
+}
+
+// loadRecord is getRecord, but a missing record is the bare
+// certchain.ErrNotFound.
+func loadRecord(txn *badger.Txn, id certchain.Hash) (*certchain.Record, error) {
+	b, err := getValue(txn, recordKey(id))
+	switch {
+	case errors.Is(err, certchain.ErrNotFound):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("certificate %s: %w", id, err)
+	}
+	r, err := decodeRecord(b)
+	if err != nil {
+		return nil, fmt.Errorf("decode record %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// decodeRecord decodes a stored record: its canonical encoding, or the
+// JSON that ledgers written before it hold (a JSON object starts with '{',
+// which no record encoding does: it would be the unknown field 123).
+func decodeRecord(b []byte) (*certchain.Record, error) {
+	if len(b) > 0 && b[0] == '{' {
+		var r certchain.Record
+		return &r, json.Unmarshal(b, &r)
+	}
+	return certchain.DecodeRecord(b)
+}
+
+// getNode reads and decodes the record of validator node id (canonical
+// encoding, or JSON as for records).
+func getNode(txn *badger.Txn, id string) (*certchain.NodeRecord, error) {
+	b, err := getValue(txn, nodeKey(id))
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", id, err)
+	}
+	var n *certchain.NodeRecord
+	if len(b) > 0 && b[0] == '{' {
+		n = new(certchain.NodeRecord)
+		err = json.Unmarshal(b, n)
+	} else {
+		n, err = certchain.DecodeNodeRecord(b)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decode node %s: %w", id, err)
+	}
+	return n, nil
 }

@@ -1,10 +1,8 @@
 package validator
 
 import (
+	"encoding/asn1"
 	"math/big"
-
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // SerialOf returns the serial number of the DER certificate der without
@@ -12,14 +10,26 @@ import (
 // certificate's serial; a full parse would cost as much again as the
 // precheck's). ok is false when der does not start like a certificate.
 func SerialOf(der []byte) (serial *big.Int, ok bool) {
-	in := cryptobyte.String(der)
-	var cert, tbs cryptobyte.String
-	if !in.ReadASN1(&cert, cbasn1.SEQUENCE) || !cert.ReadASN1(&tbs, cbasn1.SEQUENCE) ||
-		!tbs.SkipOptionalASN1(cbasn1.Tag(0).Constructed().ContextSpecific()) {
+	var cert, tbs, first asn1.RawValue
+	if _, err := asn1.Unmarshal(der, &cert); err != nil || cert.Tag != asn1.TagSequence {
 		return nil, false
 	}
-	serial = new(big.Int)
-	if !tbs.ReadASN1Integer(serial) {
+	if _, err := asn1.Unmarshal(cert.Bytes, &tbs); err != nil || tbs.Tag != asn1.TagSequence {
+		return nil, false
+	}
+	rest, err := asn1.Unmarshal(tbs.Bytes, &first)
+	if err != nil {
+		return nil, false
+	}
+	if first.Class == asn1.ClassContextSpecific && first.Tag == 0 { // [0] version
+		if _, err := asn1.Unmarshal(rest, &first); err != nil {
+			return nil, false
+		}
+	}
+	if first.Class != asn1.ClassUniversal || first.Tag != asn1.TagInteger {
+		return nil, false
+	}
+	if _, err := asn1.Unmarshal(first.FullBytes, &serial); err != nil {
 		return nil, false
 	}
 	return serial, true

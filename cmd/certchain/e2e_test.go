@@ -403,7 +403,7 @@ func TestMetricsExported(t *testing.T) {
 		`certchain_ledger_height 1`,
 		`certchain_block_apply_seconds_count 1`,
 		`certchain_raft_state 2`,
-		`certchain_http_requests_total{code="200",method="POST",route="/v1/certificates"} 1`,
+		`certchain_http_requests_total{code="200",method="POST",route="/v1/certificates/stream"} 1`,
 	} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q", want)
