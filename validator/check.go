@@ -26,6 +26,10 @@ type Cert struct {
 	// stable is the span of verification times over which Check gives
 	// this same result (see ValidAt).
 	stable window
+	// Made once by Check for Record, which a node may call twice per
+	// certificate (precheck and apply).
+	subject, issuer string
+	issuerKey       []byte
 }
 
 // input is what the certificate rules look at.
@@ -80,10 +84,18 @@ func Check(der []byte, chain [][]byte, opts *Options) (*Cert, error) {
 
 func newCert(in *input, ca string, issuer *x509.Certificate, inter []*x509.Certificate) *Cert {
 	c := in.cert
+	subject := in.identity
+	if len(c.URIs) > 0 {
+		subject = c.Subject.String()
+	}
+	issuerName := subject
+	if !in.selfIssued {
+		issuerName = c.Issuer.String()
+	}
 	return &Cert{
 		X509: c, ID: certchain.Sum(c.Raw), SelfSigned: in.selfIssued, Identity: in.identity,
 		KeyHash: certchain.Sum(c.RawSubjectPublicKeyInfo), CA: ca, Issuer: issuer,
-		stable: stableWindow(in, inter),
+		stable: stableWindow(in, inter), subject: subject, issuer: issuerName, issuerKey: IssuerKeyBits(issuer),
 	}
 }
 
@@ -116,10 +128,10 @@ func (c *Cert) Record(tx *certchain.Tx, txID certchain.Hash, height uint64, at t
 	x := c.X509
 	r := &certchain.Record{
 		ID: c.ID, DER: x.Raw, Serial: x.SerialNumber.Text(16),
-		Subject: x.Subject.String(), Issuer: x.Issuer.String(),
+		Subject: c.subject, Issuer: c.issuer,
 		NotBefore: x.NotBefore.UTC(), NotAfter: x.NotAfter.UTC(),
 		SelfSigned: c.SelfSigned, Identity: c.Identity, KeyHash: c.KeyHash, CA: c.CA,
-		IssuerKey: IssuerKeyBits(c.Issuer),
+		IssuerKey: c.issuerKey,
 		Submitter: tx.Submitter, Height: height, TxID: txID,
 		Status: certchain.StatusGood, StatusTime: at, StatusHeight: height,
 	}
