@@ -90,9 +90,10 @@ func badgerOptions(dir string, o BadgerOptions) badger.Options {
 		WithBlockCacheSize(defaultBlockCacheSize).
 		WithIndexCacheSize(defaultIndexCacheSize).
 		WithValueLogFileSize(defaultValueLogFileSize).
-		// Values above 1 KiB (records, blocks, Raft entries) live in the value
-		// log, so a block's Badger transaction holds only pointers to them and
-		// a large block still fits one transaction (see doc.go).
+		// Values above valueThreshold (records, blocks, Raft entries) live
+		// in the value log, so a block's Badger transaction holds only
+		// pointers to them and a large block still fits one transaction
+		// (see doc.go).
 		WithValueThreshold(valueThreshold)
 	if o.Small {
 		opts = smallOptions(opts)
