@@ -57,12 +57,7 @@ type TxResponse struct {
 }
 
 func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
-	member, err := s.member(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	release, err := s.admit()
+	member, release, err := s.admitMember(r)
 	if err != nil {
 		writeError(w, err)
 		return

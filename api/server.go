@@ -224,14 +224,18 @@ func (s *Server) member(r *http.Request) (string, error) {
 	return name, nil
 }
 
-// admit takes one of the Limits.Publishes slots for a publish request, or
-// answers that the node has too many; release gives it back.
-func (s *Server) admit() (release func(), err error) {
+// admitMember authenticates the member of a publish request and takes one
+// of the Limits.Publishes slots for it, or answers that the node has too
+// many; release gives the slot back.
+func (s *Server) admitMember(r *http.Request) (member string, release func(), err error) {
+	if member, err = s.member(r); err != nil {
+		return "", nil, err
+	}
 	select {
 	case s.admitted <- struct{}{}:
-		return func() { <-s.admitted }, nil
+		return member, func() { <-s.admitted }, nil
 	default:
-		return nil, &reasonError{kind: errTooMany, reason: fmt.Sprintf("%d publish requests are in progress on this node; retry later", cap(s.admitted))}
+		return "", nil, &reasonError{kind: errTooMany, reason: fmt.Sprintf("%d publish requests are in progress on this node; retry later", cap(s.admitted))}
 	}
 }
 

@@ -60,27 +60,21 @@ type chunk struct {
 // stream order as chunks commit. What the node is too busy to take is
 // retried here for up to Limits.Write before it is answered "retry".
 func (s *Server) publishStream(w http.ResponseWriter, r *http.Request) {
-	member, err := s.member(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	mt, err := mediaType(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	items, err := newItemReader(mt, r.Body)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	release, err := s.admit()
+	member, release, err := s.admitMember(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	defer release()
+	mt, err := mediaType(r)
+	var items itemReader
+	if err == nil {
+		items, err = newItemReader(mt, r.Body)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	rc := http.NewResponseController(w)
 	_ = rc.EnableFullDuplex() // HTTP/1.1: answer while the body is still coming (HTTP/2 always can)
 	w.Header().Set("Content-Type", "application/x-ndjson")

@@ -49,25 +49,14 @@ func (n *NodeRecord) Encode() []byte {
 // needs an ID.
 func DecodeNodeRecord(b []byte) (*NodeRecord, error) {
 	var n NodeRecord
-	r := tlvReader{buf: b}
-	for {
-		tag, v, ok, err := r.next()
-		if err == nil && ok {
-			err = r.single(tag)
-		}
-		if err == nil && ok {
-			err = n.setField(tag, v)
-		}
-		if err == nil && !ok && n.ID == "" {
-			err = fmt.Errorf("%w: node record needs an ID", ErrInvalid)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("node record: %w", err)
-		}
-		if !ok {
-			return &n, nil
-		}
+	err := decodeFields(b, n.setField)
+	if err == nil && n.ID == "" {
+		err = fmt.Errorf("%w: node record needs an ID", ErrInvalid)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("node record: %w", err)
+	}
+	return &n, nil
 }
 
 func (n *NodeRecord) setField(tag uint64, v []byte) (err error) {

@@ -207,25 +207,14 @@ func (r *Record) Encode() []byte {
 // slices in the result alias b.
 func DecodeRecord(b []byte) (*Record, error) {
 	var rec Record
-	r := tlvReader{buf: b}
-	for {
-		tag, v, ok, err := r.next()
-		if err == nil && ok {
-			err = r.single(tag)
-		}
-		if err == nil && ok {
-			err = rec.setField(tag, v)
-		}
-		if err == nil && !ok && (rec.ID.IsZero() || rec.Status == 0) {
-			err = fmt.Errorf("%w: record needs an ID and a status", ErrInvalid)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("record: %w", err)
-		}
-		if !ok {
-			return &rec, nil
-		}
+	err := decodeFields(b, rec.setField)
+	if err == nil && (rec.ID.IsZero() || rec.Status == 0) {
+		err = fmt.Errorf("%w: record needs an ID and a status", ErrInvalid)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("record: %w", err)
+	}
+	return &rec, nil
 }
 
 func (r *Record) setField(tag uint64, v []byte) (err error) {

@@ -136,3 +136,21 @@ func uvarintLen(x uint64) int {
 	var b [binary.MaxVarintLen64]byte
 	return binary.PutUvarint(b[:], x)
 }
+
+// decodeFields hands every field of b to set, in order, refusing a tag
+// that appears twice (for records, whose fields are never repeated).
+func decodeFields(b []byte, set func(tag uint64, v []byte) error) error {
+	r := tlvReader{buf: b}
+	for {
+		tag, v, ok, err := r.next()
+		if err == nil && ok {
+			err = r.single(tag)
+		}
+		if err == nil && ok {
+			err = set(tag, v)
+		}
+		if err != nil || !ok {
+			return err
+		}
+	}
+}
