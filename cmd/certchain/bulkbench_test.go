@@ -7,10 +7,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/pem"
+	"fmt"
 	"io/fs"
 	"iter"
 	mrand "math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -64,6 +66,10 @@ func benchBulkSingle(b *testing.B, bin string, n int, million bool) {
 	for range b.N { // one measurement per iteration; -benchtime 1x
 		dir := b.TempDir()
 		proc := startProcess(b, bin, dir)
+		var cg *memCgroup
+		if million {
+			cg = confine(b, proc.Process.Pid, memBudget)
+		}
 		ders := makeDERs(b, mustNetworkID(b, dir), "S-", n)
 		ceiling := verifyCeiling(time.Second)
 		rate, elapsed := streamAll(b, dir, ders)
@@ -75,8 +81,11 @@ func benchBulkSingle(b *testing.B, bin string, n int, million bool) {
 		b.ReportMetric(float64(procStatus(b, proc.Process.Pid, "RssAnon"))/(1<<20), "node-anon-rss-MiB")
 		b.ReportMetric(float64(diskUsage(b, dir))/(1<<20), "data-dir-MiB")
 		b.Logf("%d certificates in %v: %.0f/s, %.0f%% of %.0f verifications/s", n, elapsed.Round(time.Second), rate, 100*rate/ceiling, ceiling)
+		if cg != nil {
+			cg.report(b, proc)
+		}
 		if million {
-			afterMillion(b, dir, ders)
+			afterMillion(b, dir, proc.Process.Pid, ders)
 		}
 	}
 }
@@ -202,9 +211,9 @@ func diskUsage(b *testing.B, dir string) int64 {
 
 // afterMillion measures OCSP (the node against a bare handler, as
 // BenchmarkOCSPLoad does) and the REST status endpoint on the loaded node.
-func afterMillion(b *testing.B, dir string, ders [][]byte) {
+func afterMillion(b *testing.B, dir string, pid int, ders [][]byte) {
 	wrk := requireTool(b, "wrk")
-	settle(b)
+	settle(b, pid)
 	readURL := readProfileReadURL(b, dir)
 	measure(b, wrk, readURL, dir, ders, 10_000)
 	r := mrand.New(mrand.NewPCG(3, 4))
@@ -215,4 +224,61 @@ func afterMillion(b *testing.B, dir string, ders [][]byte) {
 	st := runWrk(b, wrk, wrkScript(b, dir, "get", paths), readURL)
 	b.ReportMetric(st.rps, "status-req/s")
 	b.ReportMetric(st.p99ms, "status-p99-ms")
+}
+
+// memBudget is the node's memory budget in the 1M run.
+const memBudget = 1536 << 20
+
+// memCgroup is a cgroup v1 memory controller group the node runs in: its
+// limit counts the node's own memory and the page cache of its files, and
+// the kernel reclaims that cache rather than exceed the limit.
+type memCgroup struct{ dir string }
+
+// confine moves process pid into a fresh memory cgroup limited to limit
+// bytes, where the machine allows it (cgroup v1, writable); otherwise the
+// run is unconfined and says so.
+func confine(b *testing.B, pid int, limit int64) *memCgroup {
+	dir := filepath.Join("/sys/fs/cgroup/memory", fmt.Sprintf("certchain-bench-%d", pid))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		b.Logf("node not confined (no writable cgroup v1 memory controller): %v", err)
+		return nil
+	}
+	b.Cleanup(func() { // before startProcess's cleanup: stop the node so the group can go
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		for i := 0; i < 50 && os.Remove(dir) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	for _, w := range []struct{ file, value string }{
+		{"memory.limit_in_bytes", strconv.FormatInt(limit, 10)},
+		{"cgroup.procs", strconv.Itoa(pid)},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, w.file), []byte(w.value), 0o644); err != nil {
+			b.Fatalf("cgroup %s: %v", w.file, err)
+		}
+	}
+	b.Logf("node confined to %d MiB (memory cgroup %s)", limit>>20, dir)
+	return &memCgroup{dir: dir}
+}
+
+// report checks the node survived inside its budget and reports the
+// group's peak usage (own memory plus page cache) and how often the limit
+// was reached.
+func (c *memCgroup) report(b *testing.B, proc *exec.Cmd) {
+	read := func(f string) float64 {
+		v, err := os.ReadFile(filepath.Join(c.dir, f))
+		if err != nil {
+			b.Fatal(err)
+		}
+		x, err := strconv.ParseFloat(strings.TrimSpace(string(v)), 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return x
+	}
+	if err := proc.Process.Signal(syscall.Signal(0)); err != nil {
+		b.Fatalf("the node did not survive its %d MiB budget: %v", memBudget>>20, err)
+	}
+	b.ReportMetric(read("memory.max_usage_in_bytes")/(1<<20), "cgroup-peak-MiB")
+	b.ReportMetric(read("memory.failcnt"), "cgroup-limit-hits")
 }
