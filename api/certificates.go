@@ -109,19 +109,12 @@ func (s *Server) submit(ctx context.Context, txs []certchain.Tx) ([]raftstore.Re
 
 func (s *Server) publishResponse(certs [][]byte, results []raftstore.Result) PublishResponse {
 	resp := PublishResponse{Results: make([]PublishResult, len(results))}
+	var sum StreamSummary
 	for i, res := range results {
-		pr := s.publishResult(certs[i], res)
-		switch pr.State {
-		case StateRetry:
-			resp.Retry++
-		case StateRejected:
-			resp.Rejected++
-		default:
-			resp.Published++
-		}
-		resp.Height = max(resp.Height, pr.Height)
-		resp.Results[i] = pr
+		resp.Results[i] = s.publishResult(certs[i], res)
+		count(&sum, resp.Results[i])
 	}
+	resp.Height, resp.Published, resp.Rejected, resp.Retry = sum.Height, sum.Published+sum.AlreadyPublished, sum.Rejected, sum.Retry
 	return resp
 }
 

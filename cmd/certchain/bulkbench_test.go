@@ -6,7 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/pem"
 	"fmt"
 	"io/fs"
 	"iter"
@@ -112,7 +111,7 @@ func streamAll(b *testing.B, dir string, ders [][]byte) (float64, time.Duration)
 	c := memberClient(b, dir)
 	items := func(yield func(api.StreamItem) bool) {
 		for _, d := range ders {
-			if !yield(api.StreamItem{Certificate: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d}))}) {
+			if !yield(api.StreamItem{Certificate: pemString(d)}) {
 				return
 			}
 		}

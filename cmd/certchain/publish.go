@@ -232,11 +232,16 @@ func (p *publisher) items(ctx context.Context, retry []item, src <-chan item) it
 }
 
 func streamItem(it item) api.StreamItem {
-	si := api.StreamItem{Certificate: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: it.der}))}
+	si := api.StreamItem{Certificate: pemString(it.der)}
 	for _, c := range it.chain {
-		si.Chain = append(si.Chain, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c})))
+		si.Chain = append(si.Chain, pemString(c))
 	}
 	return si
+}
+
+// pemString encodes a DER certificate as one PEM block.
+func pemString(der []byte) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
 // result takes the answer for the oldest item in flight.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"iter"
@@ -11,13 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/certchain/certchain/api"
 	apiclient "github.com/certchain/certchain/api/client"
-	"github.com/certchain/certchain/internal/pki"
 )
 
 // memberClient is the Go client of the node in dir, as the profile's
@@ -33,29 +30,14 @@ func memberClient(t testing.TB, dir string) *apiclient.Client {
 }
 
 // devicePEMs makes n device certificates of network (PEM).
-func devicePEMs(t *testing.T, network string, n int) []string {
+func devicePEMs(t testing.TB, network string, n int) []string {
 	t.Helper()
+	ders := makeDERs(t, network, fmt.Sprintf("stream-%d-", time.Now().UnixNano()), n)
 	out := make([]string, n)
-	stamp := time.Now().UnixNano()
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Go(func() {
-			for i := w; i < n; i += 4 {
-				der, _, err := pki.NewDevice(pki.DeviceOptions{NetworkID: network, CommonName: fmt.Sprintf("stream-%d-%d", stamp, i)})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				out[i] = pemString(der)
-			}
-		})
+	for i, d := range ders {
+		out[i] = pemString(d)
 	}
-	wg.Wait()
 	return out
-}
-
-func pemString(der []byte) string {
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
 func seqOf(certs []string) iter.Seq[api.StreamItem] {
