@@ -11,12 +11,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
-	"github.com/miekg/dns"
 )
 
 // Keys are generated once per test binary: RSA generation is slow under -race.
@@ -122,119 +120,6 @@ func wantProblem(t testing.TB, err error, want ProblemType) *Problem {
 		t.Fatalf("problem %s (%s), want %s", p.Type.Name(), p.Detail, want.Name())
 	}
 	return p
-}
-
-// testDNS is a real DNS server on 127.0.0.1 (UDP and TCP on one port)
-// answering from a zone the test sets. Unknown names are NXDOMAIN; known
-// names without records of the asked type answer NOERROR with no data.
-type testDNS struct {
-	addr string
-	mu   sync.Mutex
-	zone map[string][]dns.RR // by lower-case FQDN
-	fail map[string]int      // forced rcode by FQDN
-}
-
-func newTestDNS(t testing.TB) *testDNS {
-	t.Helper()
-	pc, l := listenUDPAndTCP(t)
-	d := &testDNS{addr: pc.LocalAddr().String(), zone: map[string][]dns.RR{}, fail: map[string]int{}}
-	for _, srv := range []*dns.Server{
-		{PacketConn: pc, Handler: dns.HandlerFunc(d.serve)},
-		{Listener: l, Handler: dns.HandlerFunc(d.serve)},
-	} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		go func() { _ = srv.ActivateAndServe() }()
-		<-started
-		t.Cleanup(func() { _ = srv.Shutdown() })
-	}
-	return d
-}
-
-// listenUDPAndTCP listens on one loopback port for both UDP and TCP (Go's
-// resolver switches to TCP when resolv.conf says use-vc).
-func listenUDPAndTCP(t testing.TB) (net.PacketConn, net.Listener) {
-	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("dns listen: %v", err)
-		}
-		l, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			return pc, l
-		}
-		pc.Close()
-	}
-	t.Fatal("no loopback port free for both UDP and TCP")
-	return nil, nil
-}
-
-// add adds records in zone-file syntax ("svc.example.test. 60 IN A 127.0.0.1").
-func (d *testDNS) add(t testing.TB, records ...string) {
-	t.Helper()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, s := range records {
-		rr, err := dns.NewRR(s)
-		if err != nil {
-			t.Fatalf("record %q: %v", s, err)
-		}
-		name := strings.ToLower(rr.Header().Name)
-		d.zone[name] = append(d.zone[name], rr)
-	}
-}
-
-// failWith makes queries for name answer rcode (e.g. dns.RcodeServerFailure).
-func (d *testDNS) failWith(name string, rcode int) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.fail[strings.ToLower(dns.Fqdn(name))] = rcode
-}
-
-func (d *testDNS) serve(w dns.ResponseWriter, r *dns.Msg) {
-	m := new(dns.Msg)
-	m.SetReply(r)
-	m.Authoritative = true
-	if len(r.Question) == 1 {
-		q := r.Question[0]
-		name := strings.ToLower(q.Name)
-		d.mu.Lock()
-		_, known := d.zone[name]
-		rcode, failing := d.fail[name]
-		d.mu.Unlock()
-		switch {
-		case failing:
-			m.Rcode = rcode
-		case !known:
-			m.Rcode = dns.RcodeNameError
-		}
-		m.Answer = d.answer(name, q.Qtype, 8)
-	}
-	_ = w.WriteMsg(m)
-}
-
-// answer returns the records of type qtype at name, following CNAMEs (at
-// most depth of them) as a recursive resolver would.
-func (d *testDNS) answer(name string, qtype uint16, depth int) []dns.RR {
-	d.mu.Lock()
-	rrs := d.zone[name]
-	d.mu.Unlock()
-	var out []dns.RR
-	for _, rr := range rrs {
-		if rr.Header().Rrtype == qtype {
-			out = append(out, rr)
-		}
-	}
-	if len(out) > 0 || depth == 0 {
-		return out
-	}
-	for _, rr := range rrs {
-		if c, ok := rr.(*dns.CNAME); ok {
-			return append([]dns.RR{c}, d.answer(strings.ToLower(c.Target), qtype, depth-1)...)
-		}
-	}
-	return nil
 }
 
 // silentUDP returns the address of a UDP socket that never answers: a DNS

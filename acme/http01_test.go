@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certchain/certchain/internal/dnstest"
 	xacme "golang.org/x/crypto/acme"
 )
 
@@ -19,13 +20,13 @@ import (
 // client account (an x/crypto/acme client) whose key authorizations the
 // validator expects.
 type challengeEnv struct {
-	dns    *testDNS
+	dns    *dnstest.Server
 	client *xacme.Client
 }
 
 func newChallengeEnv(t *testing.T) *challengeEnv {
-	d := newTestDNS(t)
-	d.add(t,
+	d := dnstest.New(t)
+	d.Add(t,
 		"svc.example.test. 60 IN A 127.0.0.1",
 		"other.example.test. 60 IN A 127.0.0.1",
 		"v6.example.test. 60 IN AAAA ::1",
@@ -51,7 +52,7 @@ func (e *challengeEnv) keyAuth(t *testing.T, token string) string {
 func (e *challengeEnv) validator(t *testing.T, cfg ValidatorConfig) *Validator {
 	t.Helper()
 	if cfg.Resolver == "" {
-		cfg.Resolver = e.dns.addr
+		cfg.Resolver = e.dns.Addr
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 2 * time.Second

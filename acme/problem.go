@@ -34,16 +34,19 @@ const (
 	ErrExternalAccountRequired ProblemType = problemPrefix + "externalAccountRequired"
 	ErrIncorrectResponse       ProblemType = problemPrefix + "incorrectResponse"
 	ErrInvalidContact          ProblemType = problemPrefix + "invalidContact"
-	ErrMalformed               ProblemType = problemPrefix + "malformed"
-	ErrOrderNotReady           ProblemType = problemPrefix + "orderNotReady"
-	ErrRateLimited             ProblemType = problemPrefix + "rateLimited"
-	ErrRejectedIdentifier      ProblemType = problemPrefix + "rejectedIdentifier"
-	ErrServerInternal          ProblemType = problemPrefix + "serverInternal"
-	ErrTLS                     ProblemType = problemPrefix + "tls"
-	ErrUnauthorized            ProblemType = problemPrefix + "unauthorized"
-	ErrUnsupportedContact      ProblemType = problemPrefix + "unsupportedContact"
-	ErrUnsupportedIdentifier   ProblemType = problemPrefix + "unsupportedIdentifier"
-	ErrUserActionRequired      ProblemType = problemPrefix + "userActionRequired"
+	// ErrInvalidProfile is an order for a profile the CA does not offer
+	// (draft-ietf-acme-profiles).
+	ErrInvalidProfile        ProblemType = problemPrefix + "invalidProfile"
+	ErrMalformed             ProblemType = problemPrefix + "malformed"
+	ErrOrderNotReady         ProblemType = problemPrefix + "orderNotReady"
+	ErrRateLimited           ProblemType = problemPrefix + "rateLimited"
+	ErrRejectedIdentifier    ProblemType = problemPrefix + "rejectedIdentifier"
+	ErrServerInternal        ProblemType = problemPrefix + "serverInternal"
+	ErrTLS                   ProblemType = problemPrefix + "tls"
+	ErrUnauthorized          ProblemType = problemPrefix + "unauthorized"
+	ErrUnsupportedContact    ProblemType = problemPrefix + "unsupportedContact"
+	ErrUnsupportedIdentifier ProblemType = problemPrefix + "unsupportedIdentifier"
+	ErrUserActionRequired    ProblemType = problemPrefix + "userActionRequired"
 )
 
 // problemStatus is the one table from ACME error type to HTTP status.
@@ -69,6 +72,7 @@ var problemStatus = map[ProblemType]int{
 	ErrExternalAccountRequired: http.StatusBadRequest,
 	ErrIncorrectResponse:       http.StatusBadRequest,
 	ErrInvalidContact:          http.StatusBadRequest,
+	ErrInvalidProfile:          http.StatusBadRequest,
 	ErrMalformed:               http.StatusBadRequest,
 	ErrOrderNotReady:           http.StatusForbidden,
 	ErrRateLimited:             http.StatusTooManyRequests,

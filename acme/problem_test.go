@@ -14,7 +14,7 @@ import (
 var allProblemTypes = []ProblemType{
 	ErrAccountDoesNotExist, ErrAlreadyReplaced, ErrAlreadyRevoked, ErrBadCSR, ErrBadNonce,
 	ErrBadPublicKey, ErrBadRevocationReason, ErrBadSignatureAlgorithm, ErrCAA, ErrCompound,
-	ErrConnection, ErrDNS, ErrExternalAccountRequired, ErrIncorrectResponse, ErrInvalidContact,
+	ErrConnection, ErrDNS, ErrExternalAccountRequired, ErrIncorrectResponse, ErrInvalidContact, ErrInvalidProfile,
 	ErrMalformed, ErrOrderNotReady, ErrRateLimited, ErrRejectedIdentifier, ErrServerInternal,
 	ErrTLS, ErrUnauthorized, ErrUnsupportedContact, ErrUnsupportedIdentifier, ErrUserActionRequired,
 }

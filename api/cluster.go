@@ -15,6 +15,9 @@ type Cluster interface {
 	// SubmitLocal submits on this node without forwarding (the leader's
 	// end of a forwarded write).
 	SubmitLocal(ctx context.Context, txs []certchain.Tx) ([]raftstore.Result, error)
+	// WriteObjectsLocal writes forwarded replicated objects on this node
+	// (the leader's end of raftstore.Node.WriteObjects).
+	WriteObjectsLocal(ctx context.Context, encoded []byte) (uint64, error)
 }
 
 // NodeJoin is the body of POST /v1/cluster/nodes.
@@ -115,6 +118,28 @@ func (s *Server) internalSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, forwardResults(results))
+}
+
+// internalObjects takes replicated object writes a follower forwards
+// (raftstore.EncodeObjects), from a node certificate of the network.
+func (s *Server) internalObjects(w http.ResponseWriter, r *http.Request) {
+	if err := s.node(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	body, err := readBody(w, r, raftstore.MaxObjectsEntry)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.Limits.Write)
+	defer cancel()
+	index, err := s.Cluster.WriteObjectsLocal(ctx, body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]uint64{"index": index})
 }
 
 func forwardResults(results []raftstore.Result) []ForwardResult {

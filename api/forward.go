@@ -25,8 +25,35 @@ type Forwarder struct {
 // Forward implements raftstore.Forwarder.
 func (f *Forwarder) Forward(ctx context.Context, leaderAPI string, txs []certchain.Tx) ([]raftstore.Result, error) {
 	p := certchain.Proposal{Time: time.Now().UnixNano(), Proposer: f.NodeID, Txs: txs}
-	url := strings.TrimRight(leaderAPI, "/") + "/v1/internal/submit"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(p.Encode()))
+	b, err := f.post(ctx, leaderAPI, "/v1/internal/submit", p.Encode())
+	if err != nil {
+		return nil, err
+	}
+	var out []ForwardResult
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("%w: leader's answer: %v", raftstore.ErrOutcomeUnknown, err)
+	}
+	return fromForward(txs, out)
+}
+
+// ForwardObjects implements raftstore.Forwarder.
+func (f *Forwarder) ForwardObjects(ctx context.Context, leaderAPI string, encoded []byte) (uint64, error) {
+	b, err := f.post(ctx, leaderAPI, "/v1/internal/objects", encoded)
+	if err != nil {
+		return 0, err
+	}
+	var out struct{ Index uint64 }
+	if err := json.Unmarshal(b, &out); err != nil || out.Index == 0 {
+		return 0, fmt.Errorf("%w: leader's answer %q: %v", raftstore.ErrOutcomeUnknown, b, err)
+	}
+	return out.Index, nil
+}
+
+// post sends body to the leader's internal endpoint path and returns the
+// answer of a 200, or the leader's problem as an error of its kind.
+func (f *Forwarder) post(ctx context.Context, leaderAPI, path string, body []byte) ([]byte, error) {
+	url := strings.TrimRight(leaderAPI, "/") + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -45,11 +72,7 @@ func (f *Forwarder) Forward(ctx context.Context, leaderAPI string, txs []certcha
 		_ = json.Unmarshal(b, &p)
 		return nil, &reasonError{kind: kindOfSlug(strings.TrimPrefix(p.Type, problemBase)), reason: "leader: " + p.Detail}
 	}
-	var out []ForwardResult
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, fmt.Errorf("%w: leader's answer: %v", raftstore.ErrOutcomeUnknown, err)
-	}
-	return fromForward(txs, out)
+	return b, nil
 }
 
 // fromForward turns the leader's answer back into results, with errors of

@@ -93,6 +93,9 @@ type Server struct {
 	// OCSP answers /ocsp and /ocsp/{request}; it is mounted ahead of the
 	// router, which would clean the base64 path. Nil: 404.
 	OCSP http.Handler
+	// ACME is the node's RFC 8555 server (acme.Server.Handler), mounted
+	// at /acme. Nil: 404.
+	ACME http.Handler
 	// ResponderPEM is the OCSP responder certificate relying parties trust
 	// (GET /v1/ocsp/responder.pem); OCSPURLs are the network's responder
 	// URLs (in GET /v1/network).
@@ -194,7 +197,11 @@ func (s *Server) router() http.Handler {
 		r.Post("/cluster/nodes", s.nodeAdd)
 		r.Delete("/cluster/nodes/{id}", s.nodeRemove)
 		r.Post("/internal/submit", s.internalSubmit)
+		r.Post("/internal/objects", s.internalObjects)
 	})
+	if s.ACME != nil {
+		r.Mount("/acme", s.ACME)
+	}
 	return r
 }
 

@@ -12,6 +12,9 @@ import (
 // results (the HTTP edge implements it with the node's certificate).
 type Forwarder interface {
 	Forward(ctx context.Context, leaderAPI string, txs []certchain.Tx) ([]Result, error)
+	// ForwardObjects sends encoded object writes (EncodeObjects) to the
+	// leader and returns the Raft index they were applied at.
+	ForwardObjects(ctx context.Context, leaderAPI string, encoded []byte) (uint64, error)
 }
 
 // leaderWait bounds how long a follower waits for an election before it

@@ -13,6 +13,8 @@ import (
 // Entry types: the first byte of every Raft command entry.
 const (
 	entryProposal byte = 1
+	// entryObjects carries replicated object writes (objects.go).
+	entryObjects byte = 2
 )
 
 // encodeProposal makes the Raft entry for p.
@@ -52,6 +54,16 @@ func (f *fsm) Apply(l *raft.Log) any {
 		}
 		if f.onDone != nil {
 			f.onDone(a)
+		}
+		return a
+	case entryObjects:
+		writes, err := DecodeObjects(l.Data[1:])
+		if err != nil {
+			panic(fmt.Sprintf("raftstore: undecodable object writes at index %d: %v", l.Index, err))
+		}
+		a, err := f.state.applyObjects(l.Index, writes)
+		if err != nil {
+			panic(fmt.Sprintf("raftstore: cannot apply index %d: %v", l.Index, err))
 		}
 		return a
 	default:

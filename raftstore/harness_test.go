@@ -100,10 +100,27 @@ func (c *cluster) node(i int) *Node {
 
 // Forward implements Forwarder in-process: the API URL names the node.
 func (c *cluster) Forward(ctx context.Context, api string, txs []certchain.Tx) ([]Result, error) {
+	n, err := c.byAPI(api)
+	if err != nil {
+		return nil, err
+	}
+	return n.SubmitLocal(ctx, txs)
+}
+
+// ForwardObjects implements Forwarder in-process.
+func (c *cluster) ForwardObjects(ctx context.Context, api string, encoded []byte) (uint64, error) {
+	n, err := c.byAPI(api)
+	if err != nil {
+		return 0, err
+	}
+	return n.WriteObjectsLocal(ctx, encoded)
+}
+
+func (c *cluster) byAPI(api string) (*Node, error) {
 	for i := range c.nodes {
 		if apiOf(i) == api {
 			if n := c.node(i); n != nil && !c.fault[i].isolated() {
-				return n.SubmitLocal(ctx, txs)
+				return n, nil
 			}
 			return nil, fmt.Errorf("%s unreachable", api)
 		}

@@ -41,6 +41,9 @@ var (
 	// prefixOCSP256 + SHA-256 of the issuer key (32) + serial -> ID (32):
 	// ... and with SHA-256.
 	prefixOCSP256 = []byte("o2/")
+	// prefixObject + key -> version (8 BE: the Raft index that wrote it)
+	// + value: replicated objects (objects.go), outside the ledger proper.
+	prefixObject = []byte("a/")
 )
 
 func join(parts ...[]byte) []byte {

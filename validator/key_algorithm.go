@@ -1,12 +1,17 @@
 package validator
 
 import (
+	"crypto"
+	"crypto/dsa" //nolint:staticcheck // only to name a refused key
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
+
+	"github.com/certchain/certchain/certchain"
 )
 
 // maxRSABits bounds RSA moduli: bigger keys add no security a relying
@@ -30,9 +35,26 @@ func checkKeyAlgorithm(in *input) error {
 	return nil
 }
 
+// CheckPublicKey applies the key-algorithm rule to a key that is not on
+// the ledger yet, such as the key of a CSR an ACME client sends: a CA
+// member must not sign what the ledger would refuse.
+func CheckPublicKey(pub crypto.PublicKey, p certchain.Policy) error {
+	if reason := publicKeyProblem(pub, p.MinRSABits); reason != "" {
+		return ruleErr(RuleKeyAlgorithm, reason)
+	}
+	return nil
+}
+
 // keyProblem returns why c's public key is not allowed, or "".
 func keyProblem(c *x509.Certificate, minRSABits int) string {
-	switch k := c.PublicKey.(type) {
+	if c.PublicKeyAlgorithm == x509.UnknownPublicKeyAlgorithm {
+		return "public key algorithm unknown is not allowed (use ECDSA P-256/P-384, Ed25519 or RSA)"
+	}
+	return publicKeyProblem(c.PublicKey, minRSABits)
+}
+
+func publicKeyProblem(pub crypto.PublicKey, minRSABits int) string {
+	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
 		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() {
 			return fmt.Sprintf("ECDSA curve %s is not allowed (use P-256 or P-384)", k.Curve.Params().Name)
@@ -43,14 +65,17 @@ func keyProblem(c *x509.Certificate, minRSABits int) string {
 			return fmt.Sprintf("RSA key of %d bits is not allowed (use %d to %d bits)", n, minRSABits, maxRSABits)
 		}
 	default:
-		return fmt.Sprintf("public key algorithm %s is not allowed (use ECDSA P-256/P-384, Ed25519 or RSA)", algorithmName(c.PublicKeyAlgorithm))
+		return fmt.Sprintf("public key algorithm %s is not allowed (use ECDSA P-256/P-384, Ed25519 or RSA)", algorithmName(pub))
 	}
 	return ""
 }
 
-func algorithmName(a x509.PublicKeyAlgorithm) string {
-	if a == x509.UnknownPublicKeyAlgorithm {
-		return "unknown"
+func algorithmName(pub crypto.PublicKey) string {
+	switch pub.(type) {
+	case *dsa.PublicKey:
+		return "DSA"
+	case *ecdh.PublicKey:
+		return "X25519"
 	}
-	return a.String()
+	return fmt.Sprintf("%T", pub)
 }

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/certchain/certchain/acme"
 	"github.com/certchain/certchain/api"
 	"github.com/certchain/certchain/certchain"
 	"github.com/certchain/certchain/internal/devnet"
@@ -38,6 +39,7 @@ type App struct {
 	creds   *credentials
 	servers []*http.Server
 	ocsp    atomic.Pointer[ocsp.Responder] // set once the responder runs
+	acme    *acme.Server                   // nil when ACME is off
 	stop    context.CancelFunc             // ends the App's background work
 	// small shrinks Badger's memory and raftTimeout speeds up elections
 	// (tests run several nodes on loopback).
@@ -92,6 +94,13 @@ func (a *App) Start(ctx context.Context) error {
 	srv.Limits.Publishes = a.Config.MaxPublishes
 	srv.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	srv.OCSP, srv.ResponderPEM, srv.OCSPURLs = responder, responder.ResponderPEM(), a.ocspURLs()
+	if a.acme, err = a.startACME(reg); err != nil {
+		closeAll()
+		return err
+	}
+	if a.acme != nil {
+		srv.ACME = a.acme.Handler()
+	}
 	for _, ln := range []net.Listener{tlsLn, plainLn} {
 		if ln != nil {
 			a.serve(ln, srv.Handler())
@@ -234,6 +243,9 @@ func (a *App) Close() error {
 	}
 	if a.stop != nil {
 		a.stop()
+	}
+	if a.acme != nil {
+		a.acme.Close()
 	}
 	if a.Node == nil {
 		return nil

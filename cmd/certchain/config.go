@@ -91,6 +91,40 @@ type Config struct {
 	Bootstrap bool `json:"bootstrap"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"log_level"`
+
+	// ACMECACert and ACMECAKey are the issuing CA of the ACME server (PEM):
+	// a CA certificate of member ACMEMember (one of its ca_certs, or an
+	// intermediate below one, with ACMEChain holding the certificates
+	// above it). Empty: no ACME server, except in development mode, where
+	// the generated "ca" member's CA issues.
+	ACMECACert string `json:"acme_ca_cert"`
+	ACMECAKey  string `json:"acme_ca_key"`
+	ACMEChain  string `json:"acme_chain"`
+	ACMEMember string `json:"acme_member"`
+	// ACMEOff turns the ACME server off even when a CA is configured.
+	ACMEOff bool `json:"acme_off"`
+	// ACMEURL is the external base URL of the ACME server (a load
+	// balancer's); the directory is ACMEURL/acme/directory. Empty: the
+	// node's API URL.
+	ACMEURL string `json:"acme_url"`
+	// ACMEDomains and ACMEIPs are the identifiers the ACME CA issues for:
+	// DNS names with their subdomains, and IP ranges (CIDR). Development
+	// default: localhost, test, internal and loopback addresses.
+	ACMEDomains []string `json:"acme_domains"`
+	ACMEIPs     []string `json:"acme_ips"`
+	// ACMEHTTPPort and ACMETLSPort are the ports http-01 and tls-alpn-01
+	// validations connect to (zero: 80 and 443); ACMEResolver the DNS
+	// server for validations (empty: the system's).
+	ACMEHTTPPort int    `json:"acme_http_port"`
+	ACMETLSPort  int    `json:"acme_tls_port"`
+	ACMEResolver string `json:"acme_resolver"`
+	// ACMEEABKeys is a JSON file of external account binding keys (key ID
+	// to base64url HMAC key); ACMEEABRequired refuses accounts without one.
+	ACMEEABKeys     string `json:"acme_eab_keys"`
+	ACMEEABRequired bool   `json:"acme_eab_required"`
+	// ACMEProfiles is a JSON file of issuance profiles (acme.LoadProfiles);
+	// empty: the built-in tlsserver, shortlived and tlsclient.
+	ACMEProfiles string `json:"acme_profiles"`
 }
 
 // OCSPDelegate is a delegated OCSP signer: the CA member it signs for, and
@@ -199,6 +233,20 @@ func bindFlags(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.MaxPending, "max-pending", c.MaxPending, "transactions waiting for a block before writes get 503 (default 50000)")
 	fs.IntVar(&c.MaxPublishes, "max-publishes", c.MaxPublishes, "publish requests handled at once before 429 (default 16)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.ACMECACert, "acme-ca-cert", c.ACMECACert, "ACME issuing CA certificate (PEM) of a CA member")
+	fs.StringVar(&c.ACMECAKey, "acme-ca-key", c.ACMECAKey, "ACME issuing CA key (PEM)")
+	fs.StringVar(&c.ACMEChain, "acme-chain", c.ACMEChain, "certificates above the ACME issuing CA (PEM)")
+	fs.StringVar(&c.ACMEMember, "acme-member", c.ACMEMember, "CA member the ACME server publishes as (development: ca)")
+	fs.BoolVar(&c.ACMEOff, "acme-off", c.ACMEOff, "no ACME server")
+	fs.StringVar(&c.ACMEURL, "acme-url", c.ACMEURL, "external base URL of the ACME server (default: the API URL)")
+	fs.Var((*stringList)(&c.ACMEDomains), "acme-domain", "DNS name (with subdomains) the ACME CA issues for (repeatable)")
+	fs.Var((*stringList)(&c.ACMEIPs), "acme-ip", "IP range (CIDR) the ACME CA issues for (repeatable)")
+	fs.IntVar(&c.ACMEHTTPPort, "acme-http-port", c.ACMEHTTPPort, "port http-01 validation connects to (default 80)")
+	fs.IntVar(&c.ACMETLSPort, "acme-tls-port", c.ACMETLSPort, "port tls-alpn-01 validation connects to (default 443)")
+	fs.StringVar(&c.ACMEResolver, "acme-resolver", c.ACMEResolver, "DNS server host:port for ACME validation (default: the system's)")
+	fs.StringVar(&c.ACMEEABKeys, "acme-eab-keys", c.ACMEEABKeys, "JSON file of external account binding keys")
+	fs.BoolVar(&c.ACMEEABRequired, "acme-eab-required", c.ACMEEABRequired, "refuse ACME accounts without external account binding")
+	fs.StringVar(&c.ACMEProfiles, "acme-profiles", c.ACMEProfiles, "JSON file of ACME issuance profiles")
 }
 
 func readConfigFile(path string, c *Config) error {
@@ -222,13 +270,17 @@ func applyEnv(c *Config, env func(string) string) error {
 		"log_level": &c.LogLevel, "raft_advertise": &c.RaftAdvertise, "api_advertise": &c.APIAdvertise,
 		"raft_ca": &c.RaftCA, "join": &c.Join, "admin_cert": &c.AdminCert, "admin_key": &c.AdminKey,
 		"network": &c.Network, "ocsp_cert": &c.OCSPCert, "ocsp_key": &c.OCSPKey,
+		"acme_ca_cert": &c.ACMECACert, "acme_ca_key": &c.ACMECAKey, "acme_chain": &c.ACMEChain,
+		"acme_member": &c.ACMEMember, "acme_url": &c.ACMEURL, "acme_resolver": &c.ACMEResolver,
+		"acme_eab_keys": &c.ACMEEABKeys, "acme_profiles": &c.ACMEProfiles,
 	}
 	for name, p := range strs {
 		if v := env("CERTCHAIN_" + strings.ToUpper(name)); v != "" {
 			*p = v
 		}
 	}
-	bools := map[string]*bool{"bootstrap": &c.Bootstrap, "raft_plain": &c.RaftPlain, "voter": &c.Voter}
+	bools := map[string]*bool{"bootstrap": &c.Bootstrap, "raft_plain": &c.RaftPlain, "voter": &c.Voter,
+		"acme_off": &c.ACMEOff, "acme_eab_required": &c.ACMEEABRequired}
 	for name, p := range bools {
 		key := "CERTCHAIN_" + strings.ToUpper(name)
 		if v := env(key); v != "" {
@@ -239,7 +291,8 @@ func applyEnv(c *Config, env func(string) string) error {
 			*p = b
 		}
 	}
-	ints := map[string]*int{"max_pending": &c.MaxPending, "max_publishes": &c.MaxPublishes, "ocsp_cache": &c.OCSPCache}
+	ints := map[string]*int{"max_pending": &c.MaxPending, "max_publishes": &c.MaxPublishes, "ocsp_cache": &c.OCSPCache,
+		"acme_http_port": &c.ACMEHTTPPort, "acme_tls_port": &c.ACMETLSPort}
 	for name, p := range ints {
 		key := "CERTCHAIN_" + strings.ToUpper(name)
 		if v := env(key); v != "" {

@@ -1,0 +1,338 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certchain/certchain/internal/dnstest"
+	xacme "golang.org/x/crypto/acme"
+	"golang.org/x/crypto/ocsp"
+)
+
+// challengeServers answer http-01 and tls-alpn-01 on loopback for the
+// test clients, as a service would on ports 80 and 443.
+type challengeServers struct {
+	httpPort, tlsPort int
+	dns               *dnstest.Server // the validations' resolver
+	mu                sync.Mutex
+	http              map[string]string           // path -> key authorization
+	alpn              map[string]*tls.Certificate // SNI -> challenge certificate
+}
+
+func newChallengeServers(t testing.TB) *challengeServers {
+	s := &challengeServers{http: map[string]string{}, alpn: map[string]*tls.Certificate{}, dns: dnstest.New(t)}
+	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		body, ok := s.http[r.URL.Path]
+		s.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte(body))
+	})}
+	go func() { _ = hs.Serve(hl) }()
+	tc := &tls.Config{NextProtos: []string{"acme-tls/1"}, GetCertificate: func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if c, ok := s.alpn[h.ServerName]; ok {
+			return c, nil
+		}
+		return nil, nil
+	}}
+	tl, err := tls.Listen("tcp", "127.0.0.1:0", tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := tl.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.(*tls.Conn).Handshake()
+			}()
+		}
+	}()
+	t.Cleanup(func() { _ = hs.Close(); _ = tl.Close() })
+	s.httpPort, s.tlsPort = hl.Addr().(*net.TCPAddr).Port, tl.Addr().(*net.TCPAddr).Port
+	return s
+}
+
+// solve answers the authorization at url with a challenge of type typ and
+// waits until it is valid.
+func (s *challengeServers) solve(t *testing.T, ctx context.Context, c *xacme.Client, url, typ string) {
+	t.Helper()
+	az, err := c.GetAuthorization(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ch *xacme.Challenge
+	for _, x := range az.Challenges {
+		if x.Type == typ {
+			ch = x
+		}
+	}
+	if ch == nil {
+		t.Fatalf("authorization %s offers no %s", url, typ)
+	}
+	s.mu.Lock()
+	switch typ {
+	case "http-01":
+		ka, err := c.HTTP01ChallengeResponse(ch.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.http[c.HTTP01ChallengePath(ch.Token)] = ka
+	case "tls-alpn-01":
+		cert, err := c.TLSALPN01ChallengeCert(ch.Token, az.Identifier.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.alpn[az.Identifier.Value] = &cert
+	case "dns-01":
+		rec, err := c.DNS01ChallengeRecord(ch.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.dns.Add(t, fmt.Sprintf("_acme-challenge.%s. 60 IN TXT %q", az.Identifier.Value, rec))
+	}
+	s.mu.Unlock()
+	if _, err := c.Accept(ctx, ch); err != nil {
+		t.Fatalf("accept %s: %v", typ, err)
+	}
+	if _, err := c.WaitAuthorization(ctx, url); err != nil {
+		t.Fatalf("authorization %s by %s: %v", az.Identifier.Value, typ, err)
+	}
+}
+
+// host makes name resolve to 127.0.0.1 for the validations.
+func (s *challengeServers) host(t testing.TB, names ...string) {
+	for _, n := range names {
+		if net.ParseIP(n) == nil {
+			s.dns.Add(t, n+". 60 IN A 127.0.0.1")
+		}
+	}
+}
+
+// startACMEApp starts a development node whose ACME validations reach ch.
+func startACMEApp(t *testing.T, ch *challengeServers) *App {
+	return startAppWith(t, t.TempDir(), func(c *Config) { c.ACMEHTTPPort, c.ACMETLSPort, c.ACMEResolver = ch.httpPort, ch.tlsPort, ch.dns.Addr })
+}
+
+func acmeClient(t testing.TB, a *App, key crypto.Signer) *xacme.Client {
+	return &xacme.Client{
+		Key: key, DirectoryURL: a.APIURL + "/acme/directory",
+		HTTPClient:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: a.Network.CAPool()}}, Timeout: 30 * time.Second},
+		RetryBackoff: func(int, *http.Request, *http.Response) time.Duration { return 10 * time.Millisecond },
+	}
+}
+
+func newKey(t testing.TB, kind string) crypto.Signer {
+	t.Helper()
+	var k crypto.Signer
+	var err error
+	switch kind {
+	case "p256":
+		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "rsa2048":
+		k, err = rsa.GenerateKey(rand.Reader, 2048)
+	case "rsa1024":
+		k, err = rsa.GenerateKey(rand.Reader, 1024)
+	case "ed25519":
+		_, k, err = ed25519.GenerateKey(rand.Reader)
+	}
+	if err != nil || k == nil {
+		t.Fatalf("key %s: %v", kind, err)
+	}
+	return k
+}
+
+func csrFor(t testing.TB, key crypto.Signer, names ...string) []byte {
+	t.Helper()
+	tmpl := &x509.CertificateRequest{Subject: pkix.Name{CommonName: names[0]}}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// ocspOf asks the node's OCSP responder about an ACME-issued certificate.
+func ocspOf(t *testing.T, a *App, cert, issuer *x509.Certificate) *ocsp.Response {
+	t.Helper()
+	req, err := ocsp.CreateRequest(cert, issuer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cert.OCSPServer) != 1 || cert.OCSPServer[0] != a.ocspURLs()[0] {
+		t.Fatalf("certificate AIA OCSP %v, want %s", cert.OCSPServer, a.ocspURLs()[0])
+	}
+	body := httpGet(t, cert.OCSPServer[0]+"/"+base64.StdEncoding.EncodeToString(req))
+	// The ledger's responder is certified by the network CA, which relying
+	// parties trust for status of every member CA's certificates.
+	resp, err := ocsp.ParseResponse(body, a.Network.CA)
+	if err != nil {
+		t.Fatalf("OCSP: %v", err)
+	}
+	if resp.SerialNumber.Cmp(cert.SerialNumber) != 0 {
+		t.Fatalf("OCSP answered for serial %x, asked %x", resp.SerialNumber, cert.SerialNumber)
+	}
+	return resp
+}
+
+// TestACMEWithXCrypto runs golang.org/x/crypto/acme against a node: an
+// account per key type, orders validated by http-01 and tls-alpn-01 (one
+// with a DNS name and an IP address), finalize, download with the chain,
+// OCSP good on the ledger, revocation by the account and by the
+// certificate's own key, OCSP revoked, and renewal information.
+func TestACMEWithXCrypto(t *testing.T) {
+	ch := newChallengeServers(t)
+	a := startACMEApp(t, ch)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	memberCA := a.Network.MemberCA
+	cases := []struct {
+		account, certKey, challenge string
+		names                       []string
+		revokeWithCertKey           bool
+	}{
+		{"p256", "p256", "http-01", []string{"svc.certchain.test", "127.0.0.1"}, false},
+		{"rsa2048", "rsa2048", "tls-alpn-01", []string{"gw.certchain.test"}, true},
+		{"p256", "ed25519", "dns-01", []string{"portal.certchain.test"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.account+"/"+tc.challenge, func(t *testing.T) {
+			ch.host(t, tc.names...)
+			c := acmeClient(t, a, newKey(t, tc.account))
+			acct, err := c.Register(ctx, &xacme.Account{Contact: []string{"mailto:ops@example.test"}}, xacme.AcceptTOS)
+			if err != nil {
+				t.Fatalf("register: %v", err)
+			}
+			if acct.Status != xacme.StatusValid || acct.URI == "" {
+				t.Fatalf("account %+v", acct)
+			}
+			var ids []xacme.AuthzID
+			for _, n := range tc.names {
+				if net.ParseIP(n) != nil {
+					ids = append(ids, xacme.IPIDs(n)...)
+				} else {
+					ids = append(ids, xacme.DomainIDs(n)...)
+				}
+			}
+			o, err := c.AuthorizeOrder(ctx, ids)
+			if err != nil {
+				t.Fatalf("new order: %v", err)
+			}
+			for _, u := range o.AuthzURLs {
+				ch.solve(t, ctx, c, u, tc.challenge)
+			}
+			if o, err = c.WaitOrder(ctx, o.URI); err != nil || o.Status != xacme.StatusReady {
+				t.Fatalf("order: %+v %v", o, err)
+			}
+			certKey := newKey(t, tc.certKey)
+			ders, _, err := c.CreateOrderCert(ctx, o.FinalizeURL, csrFor(t, certKey, tc.names...), true)
+			if err != nil {
+				t.Fatalf("finalize: %v", err)
+			}
+			if len(ders) < 2 {
+				t.Fatalf("download has %d certificates, want the leaf and its issuer", len(ders))
+			}
+			leaf, err := x509.ParseCertificate(ders[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			roots := x509.NewCertPool()
+			roots.AddCert(memberCA)
+			if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: tc.names[0]}); err != nil {
+				t.Fatalf("issued certificate does not verify for %s: %v", tc.names[0], err)
+			}
+			// On the ledger before the client could fetch it: good everywhere.
+			if r := ocspOf(t, a, leaf, memberCA); r.Status != ocsp.Good {
+				t.Fatalf("OCSP after issuance: status %d", r.Status)
+			}
+			checkRenewalInfo(t, a, leaf, false)
+			revoker := crypto.Signer(nil) // the account key
+			if tc.revokeWithCertKey {
+				revoker = certKey
+			}
+			if err := c.RevokeCert(ctx, revoker, ders[0], xacme.CRLReasonKeyCompromise); err != nil {
+				t.Fatalf("revoke: %v", err)
+			}
+			r := ocspOf(t, a, leaf, memberCA)
+			if r.Status != ocsp.Revoked || r.RevocationReason != ocsp.KeyCompromise {
+				t.Fatalf("OCSP after revocation: status %d reason %d", r.Status, r.RevocationReason)
+			}
+			checkRenewalInfo(t, a, leaf, true)
+		})
+	}
+	for _, m := range []string{`certchain_acme_orders_total{event="valid"} 3`, `certchain_acme_challenges_total{outcome="valid",type="http-01"} 2`,
+		`certchain_acme_challenges_total{outcome="valid",type="dns-01"} 1`,
+		`certchain_acme_challenges_total{outcome="valid",type="tls-alpn-01"} 1`, "certchain_acme_issuance_seconds_count 3"} {
+		if metrics := string(httpGet(t, a.HTTPURL+"/metrics")); !strings.Contains(metrics, m) {
+			t.Errorf("metrics lack %s", m)
+		}
+	}
+}
+
+// checkRenewalInfo asks for the certificate's RFC 9773 renewal window: in
+// the last third of its life, or already open once it is revoked.
+func checkRenewalInfo(t *testing.T, a *App, leaf *x509.Certificate, revoked bool) {
+	t.Helper()
+	id := base64.RawURLEncoding.EncodeToString(leaf.AuthorityKeyId) + "." + base64.RawURLEncoding.EncodeToString(leaf.SerialNumber.Bytes())
+	resp, err := acmeClient(t, a, nil).HTTPClient.Get(a.APIURL + "/acme/renewal-info/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ri struct {
+		SuggestedWindow struct{ Start, End time.Time }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&ri); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("renewal info: %d %v", resp.StatusCode, err)
+	}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || s <= 0 {
+		t.Errorf("renewal info Retry-After %q", resp.Header.Get("Retry-After"))
+	}
+	w := ri.SuggestedWindow
+	life := leaf.NotAfter.Sub(leaf.NotBefore)
+	switch {
+	case !w.End.After(w.Start):
+		t.Fatalf("renewal window %v .. %v is empty", w.Start, w.End)
+	case revoked && w.Start.After(time.Now()):
+		t.Fatalf("revoked certificate: renewal window starts %v, want now", w.Start)
+	case !revoked && (w.Start.Before(leaf.NotBefore.Add(life/2)) || w.End.After(leaf.NotAfter)):
+		t.Fatalf("renewal window %v .. %v outside the second half of %v .. %v", w.Start, w.End, leaf.NotBefore, leaf.NotAfter)
+	}
+}
