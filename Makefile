@@ -18,8 +18,9 @@ run: build
 	./$(BIN) node
 
 ## tools: what the tests need and Debian may lack: gcc (the race detector needs
-## cgo) and openssl (OCSP interoperability tests). Missing ones are installed.
-TOOLS := gcc:gcc openssl:openssl
+## cgo), openssl (OCSP interoperability tests) and certbot (ACME client end to
+## end test). Missing ones are installed.
+TOOLS := gcc:gcc openssl:openssl certbot:certbot
 tools:
 	@missing=""; for t in $(TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; \

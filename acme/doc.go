@@ -1,11 +1,41 @@
-// Package acme holds the stateless building blocks of certchain's RFC 8555
-// ACME server: problem documents, JWS request parsing and verification,
-// anti-replay nonces, and challenge validation. The HTTP handlers, order
-// and authorization storage (replicated through the ledger so they survive
-// a leader change) and issuance come later and build on these.
+// Package acme is certchain's RFC 8555 ACME server: one per node, whose
+// issuing CA is a CA member of the ledger. It holds the handlers (Server),
+// problem documents, JWS request parsing and verification, anti-replay
+// nonces, challenge validation and the issuer (cfssl's signer with
+// profiles).
 //
-// The package imports no other certchain package and keeps no state beyond
-// a NonceSource's window; it must not import raftstore or the ledger.
+// The package imports no other certchain package: the node gives it a
+// Store (replicated objects) and a Ledger (publish, revoke, status) and a
+// key policy, so it cannot depend on raftstore or the ledger's internals.
+//
+// # State
+//
+// Accounts, orders, authorizations and the records of issued certificates
+// are JSON objects in the Store, which the node keeps in its Raft log
+// (raftstore's replicated objects): every node has them, a follower's
+// write is forwarded to the leader, and a pending order survives the loss
+// of any node. They are not certificate ledger transactions: they are the
+// CA's bookkeeping, not status a relying party reads, and putting them in
+// hash-chained blocks would make every node verify and audit them
+// forever. Every object carries a version (the Raft index that wrote it),
+// and every change names the version it read, so two nodes acting on one
+// order at once cannot both win: finalize moves the order to processing
+// with such a write before it signs anything, so an order is issued once.
+// Order status ready and the expiry of pending objects are worked out when
+// read, from the authorizations, so no background job has to run.
+//
+// # Issuance
+//
+// Finalize checks the CSR (signature, exactly the order's identifiers,
+// the ledger's key policy), signs through cfssl with the order's profile
+// (the OCSP URL of the node in the AIA), publishes the certificate to the
+// ledger as the CA member, and only then marks the order valid: a client
+// can never download a certificate that relying parties see as unknown.
+// Revocation is a ledger revoke transaction by the CA member, allowed to
+// the account that ordered the certificate or to a request signed by the
+// certificate's own key. Challenge validation runs after the challenge
+// request is answered (the client polls); a validation lost with its node
+// can be started again once it is overdue.
 //
 // # Problems
 //
@@ -53,16 +83,15 @@
 // the window or MaxAge, tampered with, or replayed is a badNonce.
 //
 // Why not a cluster-wide nonce store: that would cost a Raft round trip (or
-// a shared cache) on every request, for a case RFC 8555 §6.5 already
-// handles: a badNonce response carries a fresh Replay-Nonce and clients
-// retry. A client that retries with that nonce succeeds at once, since it
-// was issued by the node that refused. golang.org/x/crypto/acme instead
-// drops it and asks newNonce again, so its retry succeeds at once only if
-// newNonce reaches the node the POST reaches (client_test.go runs it so).
-// Behind a load balancer this wants session affinity; without it such a
-// client sees some retries, or the HTTP layer can forward a request whose
-// nonce prefix names another node to that node, as Boulder routes
-// redemption by prefix.
+// a shared cache) on every request. Instead, as Boulder routes redemption
+// by prefix, a node that receives a request signed with another node's
+// nonce forwards it to that node (Peer, over the nodes' mutual TLS) and
+// relays the answer; the JWS "url" may then name the forwarding node,
+// which is accepted for the same path on any node of the cluster. A client
+// behind a load balancer, or one that moves between nodes, therefore never
+// sees a badNonce for a live node's nonce. Only when that node is gone (or
+// restarted) is the answer a badNonce with a fresh Replay-Nonce of this
+// node, which every client retries with (RFC 8555 §6.5).
 //
 // # Validation
 //
@@ -83,11 +112,7 @@
 //	                    self-signed, acmeIdentifier missing or not critical
 //	unauthorized        a well-formed response for the wrong key authorization
 //
-// Still to come, outside this package's stateless part: the chi handlers
-// (directory, newNonce, accounts, orders, authorizations, finalize,
-// certificate, revokeCert, renewal information) with their metrics;
-// orders, authorizations and accounts as replicated state; issuance
-// through cfssl onto the ledger. Not done in validation yet: an address
-// policy refusing private and loopback targets in production (tests need
-// loopback), CAA checking, and multi-perspective validation.
+// Not done in validation yet: an address policy refusing private and
+// loopback targets in production (tests need loopback), CAA checking, and
+// multi-perspective validation; rate limits per account.
 package acme

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/x509"
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -78,5 +79,41 @@ func FuzzRedeemNonce(f *testing.F) {
 			return
 		}
 		wantProblem(t, err, ErrBadNonce)
+	})
+}
+
+// FuzzCheckCSR feeds arbitrary finalize CSRs to the server's CSR checks:
+// nothing may panic, and an accepted CSR names exactly the order's
+// identifier and carries a key the policy accepts.
+func FuzzCheckCSR(f *testing.F) {
+	s := &Server{cfg: Config{KeyPolicy: CheckAccountKey}}
+	ident := []Identifier{{IdentifierDNS, "svc.example.test"}}
+	f.Add(b64(newCSR(f, keyES256(), &x509.CertificateRequest{DNSNames: []string{"svc.example.test"}}).Raw))
+	f.Add(b64(newCSR(f, keyRS1024(), &x509.CertificateRequest{DNSNames: []string{"svc.example.test"}}).Raw))
+	f.Add(b64(newCSR(f, keyEd(), &x509.CertificateRequest{DNSNames: []string{"svc.example.test", "other.example.test"}}).Raw))
+	f.Add("not base64!")
+	f.Fuzz(func(t *testing.T, csr string) {
+		c, err := s.checkCSR(csr, ident)
+		if err != nil {
+			if ProblemOf(err).Type == ErrServerInternal {
+				t.Fatalf("internal error for client input: %v", err)
+			}
+			return
+		}
+		if c.CheckSignature() != nil || CheckAccountKey(c.PublicKey) != nil {
+			t.Fatalf("accepted a CSR that fails its own checks")
+		}
+	})
+}
+
+// FuzzRenewalCertID feeds arbitrary ARI CertIDs to their parser.
+func FuzzRenewalCertID(f *testing.F) {
+	f.Add("aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE")
+	f.Add(".")
+	f.Add("a.b.c")
+	f.Fuzz(func(t *testing.T, id string) {
+		if _, _, err := parseCertID(id); err != nil && ProblemOf(err).Type != ErrMalformed {
+			t.Fatalf("CertID %q: %v", id, err)
+		}
 	})
 }

@@ -11,6 +11,7 @@ type metrics struct {
 	issuance    prometheus.Histogram     // seconds from finalize to a published certificate
 	revocations prometheus.Counter
 	problems    *prometheus.CounterVec // error responses by problem type
+	forwarded   prometheus.Counter     // requests sent on to the node of their nonce
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -30,9 +31,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Certificates revoked through ACME revokeCert."}),
 		problems: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certchain_acme_problems_total",
 			Help: "ACME error responses by problem type."}, []string{"type"}),
+		forwarded: prometheus.NewCounter(prometheus.CounterOpts{Name: "certchain_acme_forwarded_total",
+			Help: "ACME requests forwarded to the node that issued their nonce."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.accounts, m.orders, m.challenges, m.validation, m.issuance, m.revocations, m.problems)
+		reg.MustRegister(m.accounts, m.orders, m.challenges, m.validation, m.issuance, m.revocations, m.problems, m.forwarded)
 	}
 	return m
 }

@@ -177,7 +177,7 @@ func (s *Server) checkIdentifiers(in []Identifier) ([]Identifier, error) {
 		}
 		if err != nil {
 			p := ProblemOf(err)
-			p.Identifier = &Identifier{Type: id.Type, Value: quoteShort(id.Value)}
+			p.Identifier = &Identifier{Type: id.Type, Value: id.Value}
 			subs = append(subs, p)
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 )
@@ -54,7 +55,23 @@ func (s *Server) handle(mode keyMode, h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.addNonce(w)
 		w.Header().Set("Link", link(s.url(pathDirectory), "index"))
-		q, err := s.verify(r, mode)
+		body, err := io.ReadAll(io.LimitReader(r.Body, MaxJWSSize+1))
+		if err != nil {
+			err = ErrMalformed.Errorf("reading the request: %v", err)
+		}
+		var jws *JWS
+		if err == nil {
+			jws, err = ParseJWS(bytes.NewReader(body))
+		}
+		if err == nil && r.Header.Get(forwardedHeader) == "" {
+			if p, ok := s.peerFor(jws.Nonce); ok && s.forward(w, r, p, body) {
+				return
+			}
+		}
+		var q *request
+		if err == nil {
+			q, err = s.verify(r, jws, mode)
+		}
 		if err == nil {
 			err = h(w, q)
 		}
@@ -68,17 +85,14 @@ func (s *Server) handle(mode keyMode, h handlerFunc) http.HandlerFunc {
 	}
 }
 
-func (s *Server) verify(r *http.Request, mode keyMode) (*request, error) {
+func (s *Server) verify(r *http.Request, jws *JWS, mode keyMode) (*request, error) {
 	if ct := r.Header.Get("Content-Type"); !strings.EqualFold(strings.TrimSpace(strings.Split(ct, ";")[0]), "application/jose+json") {
 		p := ErrMalformed.Errorf("Content-Type must be application/jose+json, not %q", ct)
 		p.Status = http.StatusUnsupportedMediaType
 		return nil, p
 	}
-	jws, err := ParseJWS(r.Body)
-	if err != nil {
-		return nil, err
-	}
 	q := &request{r: r, jws: jws}
+	var err error
 	switch {
 	case mode == jwkKey && jws.JWK == nil:
 		return nil, ErrMalformed.Errorf(`this request must carry the account key as "jwk", not "kid"`)
@@ -103,7 +117,7 @@ func (s *Server) verify(r *http.Request, mode keyMode) (*request, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := jws.CheckURL(s.requestURL(r)); err != nil {
+	if err := s.checkURL(jws, r); err != nil {
 		return nil, err
 	}
 	if err := s.nonces.Redeem(jws.Nonce); err != nil {

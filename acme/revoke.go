@@ -1,6 +1,7 @@
 package acme
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
@@ -111,20 +112,15 @@ func (s *Server) renewalInfo(w http.ResponseWriter, r *http.Request) {
 
 // issuedByCertID finds an issued certificate by its ARI CertID.
 func (s *Server) issuedByCertID(ctx context.Context, id string) (*issued, uint64, error) {
-	aki, serial, ok := strings.Cut(id, ".")
-	akiBytes, err1 := base64.RawURLEncoding.Strict().DecodeString(aki)
-	serialBytes, err2 := base64.RawURLEncoding.Strict().DecodeString(serial)
-	if !ok || err1 != nil || err2 != nil || len(serialBytes) == 0 || len(serialBytes) > 21 {
-		return nil, 0, ErrMalformed.Errorf("renewal CertID %q is not base64url(AKI) \".\" base64url(serial)", quoteShort(id))
+	aki, serial, err := parseCertID(id)
+	if err != nil {
+		return nil, 0, err
 	}
-	if ski := s.cfg.Issuer.Certificate().SubjectKeyId; len(ski) > 0 && string(akiBytes) != string(ski) {
+	if ski := s.cfg.Issuer.Certificate().SubjectKeyId; len(ski) > 0 && !bytes.Equal(aki, ski) {
 		return nil, 0, notFound("CertID names another issuer")
 	}
-	if serialBytes[0]&0x80 != 0 {
-		return nil, 0, ErrMalformed.Errorf("CertID serial is negative")
-	}
 	var ref accountRef
-	if _, err := s.load(ctx, serialKey(hex.EncodeToString(new(big.Int).SetBytes(serialBytes).Bytes())), &ref); err != nil {
+	if _, err := s.load(ctx, serialKey(hex.EncodeToString(serial)), &ref); err != nil {
 		if errors.Is(err, ErrNoObject) {
 			return nil, 0, notFound("no certificate with CertID %s was issued here", quoteShort(id))
 		}
@@ -133,4 +129,19 @@ func (s *Server) issuedByCertID(ctx context.Context, id string) (*issued, uint64
 	var c issued
 	ver, err := s.load(ctx, certKey(ref.Cert), &c)
 	return &c, ver, err
+}
+
+// parseCertID splits an RFC 9773 CertID into the authority key identifier
+// and the serial's magnitude (big-endian, no leading zeros).
+func parseCertID(id string) (aki, serial []byte, err error) {
+	a, sn, ok := strings.Cut(id, ".")
+	aki, err1 := base64.RawURLEncoding.Strict().DecodeString(a)
+	serialDER, err2 := base64.RawURLEncoding.Strict().DecodeString(sn)
+	if !ok || err1 != nil || err2 != nil || len(aki) == 0 || len(serialDER) == 0 || len(serialDER) > 21 {
+		return nil, nil, ErrMalformed.Errorf("renewal CertID %q is not base64url(AKI) \".\" base64url(serial)", quoteShort(id))
+	}
+	if serialDER[0]&0x80 != 0 {
+		return nil, nil, ErrMalformed.Errorf("CertID serial is negative")
+	}
+	return aki, new(big.Int).SetBytes(serialDER).Bytes(), nil
 }

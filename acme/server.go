@@ -100,6 +100,12 @@ type Config struct {
 	// AuthzLifetime is how long a valid authorization stays valid; zero
 	// means DefaultAuthzLifetime.
 	AuthzLifetime time.Duration
+	// Peers lists the cluster's nodes; a request signed with another node's
+	// nonce is forwarded to that node with PeerClient (which must trust
+	// the nodes' TLS certificates). Nil: nonces of other nodes get
+	// badNonce with a fresh nonce of this node.
+	Peers      func() []Peer
+	PeerClient *http.Client
 	// Registerer receives the ACME metrics; nil means none.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger

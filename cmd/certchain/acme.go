@@ -102,8 +102,27 @@ func (a *App) startACME(reg prometheus.Registerer) (*acme.Server, error) {
 			return validator.CheckPublicKey(pub, ledgerPolicy)
 		},
 		EABRequired: c.ACMEEABRequired, EABKeys: eab,
+		Peers: a.acmePeers, PeerClient: a.nodeClient(),
 		Registerer: reg, Logger: a.Logger.With("component", "acme"),
 	})
+}
+
+// acmePeers are the nodes of the Raft configuration (the founder
+// included, which the ledger's validator set does not record) with the
+// API URLs they advertise.
+func (a *App) acmePeers() []acme.Peer {
+	servers, err := a.Node.Servers()
+	if err != nil {
+		a.Logger.Warn("acme: reading the cluster configuration", "err", err)
+		return nil
+	}
+	peers := make([]acme.Peer, 0, len(servers))
+	for _, s := range servers {
+		if s.API != "" {
+			peers = append(peers, acme.Peer{Node: s.ID, URL: s.API})
+		}
+	}
+	return peers
 }
 
 func identifierPolicy(domains, ips []string) (acme.IdentifierPolicy, error) {

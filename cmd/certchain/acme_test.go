@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -14,6 +15,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -23,6 +25,7 @@ import (
 	"time"
 
 	"github.com/certchain/certchain/internal/dnstest"
+	jose "github.com/go-jose/go-jose/v4"
 	xacme "golang.org/x/crypto/acme"
 	"golang.org/x/crypto/ocsp"
 )
@@ -145,9 +148,15 @@ func startACMEApp(t *testing.T, ch *challengeServers) *App {
 }
 
 func acmeClient(t testing.TB, a *App, key crypto.Signer) *xacme.Client {
+	return acmeClientAt(a.APIURL, a.Network.CAPool(), key)
+}
+
+// acmeClientAt is an x/crypto/acme client of the node whose API is at
+// apiURL, trusting the CAs in pool for its TLS certificate.
+func acmeClientAt(apiURL string, pool *x509.CertPool, key crypto.Signer) *xacme.Client {
 	return &xacme.Client{
-		Key: key, DirectoryURL: a.APIURL + "/acme/directory",
-		HTTPClient:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: a.Network.CAPool()}}, Timeout: 30 * time.Second},
+		Key: key, DirectoryURL: apiURL + "/acme/directory",
+		HTTPClient:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second},
 		RetryBackoff: func(int, *http.Request, *http.Response) time.Duration { return 10 * time.Millisecond },
 	}
 }
@@ -192,24 +201,42 @@ func csrFor(t testing.TB, key crypto.Signer, names ...string) []byte {
 // ocspOf asks the node's OCSP responder about an ACME-issued certificate.
 func ocspOf(t *testing.T, a *App, cert, issuer *x509.Certificate) *ocsp.Response {
 	t.Helper()
-	req, err := ocsp.CreateRequest(cert, issuer, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if len(cert.OCSPServer) != 1 || cert.OCSPServer[0] != a.ocspURLs()[0] {
 		t.Fatalf("certificate AIA OCSP %v, want %s", cert.OCSPServer, a.ocspURLs()[0])
 	}
-	body := httpGet(t, cert.OCSPServer[0]+"/"+base64.StdEncoding.EncodeToString(req))
-	// The ledger's responder is certified by the network CA, which relying
-	// parties trust for status of every member CA's certificates.
-	resp, err := ocsp.ParseResponse(body, a.Network.CA)
+	resp, err := ocspAt(cert.OCSPServer[0], cert, issuer, a.Network.CA)
 	if err != nil {
-		t.Fatalf("OCSP: %v", err)
-	}
-	if resp.SerialNumber.Cmp(cert.SerialNumber) != 0 {
-		t.Fatalf("OCSP answered for serial %x, asked %x", resp.SerialNumber, cert.SerialNumber)
+		t.Fatal(err)
 	}
 	return resp
+}
+
+// ocspAt asks the OCSP responder at url (GET) about cert, issued by
+// issuer. The ledger's responder is certified by the network CA, which
+// relying parties trust for status of every member CA's certificates.
+func ocspAt(url string, cert, issuer, networkCA *x509.Certificate) (*ocsp.Response, error) {
+	req, err := ocsp.CreateRequest(cert, issuer, nil)
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Timeout: 10 * time.Second}
+	resp, err := hc.Get(url + "/" + base64.StdEncoding.EncodeToString(req))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("OCSP GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	r, err := ocsp.ParseResponse(body, networkCA)
+	if err != nil {
+		return nil, fmt.Errorf("OCSP from %s: %w", url, err)
+	}
+	if r.SerialNumber.Cmp(cert.SerialNumber) != 0 {
+		return nil, fmt.Errorf("OCSP from %s answered for serial %x, asked %x", url, r.SerialNumber, cert.SerialNumber)
+	}
+	return r, nil
 }
 
 // TestACMEWithXCrypto runs golang.org/x/crypto/acme against a node: an
@@ -335,4 +362,112 @@ func checkRenewalInfo(t *testing.T, a *App, leaf *x509.Certificate, revoked bool
 	case !revoked && (w.Start.Before(leaf.NotBefore.Add(life/2)) || w.End.After(leaf.NotAfter)):
 		t.Fatalf("renewal window %v .. %v outside the second half of %v .. %v", w.Start, w.End, leaf.NotBefore, leaf.NotAfter)
 	}
+}
+
+// rawACME speaks ACME with hand-made JWSs (go-jose signs them), so that a
+// test can send what no well-behaved client would: replayed nonces, wrong
+// URLs, another account's key.
+type rawACME struct {
+	t    *testing.T
+	base string // .../acme
+	http *http.Client
+}
+
+// newRawACME talks to the node whose API is at apiURL, trusting pool.
+func newRawACME(t *testing.T, apiURL string, pool *x509.CertPool) *rawACME {
+	return &rawACME{t: t, base: apiURL + "/acme",
+		http: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second}}
+}
+
+// tryNonce asks newNonce (HEAD) for a nonce.
+func (r *rawACME) tryNonce() (string, error) {
+	resp, err := r.http.Head(r.base + "/new-nonce")
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	if n := resp.Header.Get("Replay-Nonce"); resp.StatusCode == http.StatusOK && n != "" {
+		return n, nil
+	}
+	return "", fmt.Errorf("HEAD new-nonce: %d, Replay-Nonce %q", resp.StatusCode, resp.Header.Get("Replay-Nonce"))
+}
+
+func (r *rawACME) nonce() string {
+	r.t.Helper()
+	n, err := r.tryNonce()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return n
+}
+
+func jwsAlg(key crypto.Signer) jose.SignatureAlgorithm {
+	switch k := key.(type) {
+	case *ecdsa.PrivateKey:
+		if k.Curve.Params().BitSize == 384 {
+			return jose.ES384
+		}
+		return jose.ES256
+	case *rsa.PrivateKey:
+		return jose.RS256
+	case ed25519.PrivateKey:
+		return jose.EdDSA
+	}
+	return ""
+}
+
+// sign makes a flattened JWS of payload (nil: POST-as-GET) for url, with
+// the key as "jwk" or, when kid is set, as "kid".
+func (r *rawACME) sign(key crypto.Signer, kid, url, nonce string, payload any) []byte {
+	r.t.Helper()
+	opts := &jose.SignerOptions{ExtraHeaders: map[jose.HeaderKey]any{"nonce": nonce, "url": url}}
+	if kid != "" {
+		opts.ExtraHeaders["kid"] = kid
+	} else {
+		opts.EmbedJWK = true
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jwsAlg(key), Key: key}, opts)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var body []byte
+	if payload != nil {
+		if body, err = json.Marshal(payload); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	obj, err := signer.Sign(body)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	out := []byte(obj.FullSerialize())
+	if payload == nil { // go-jose omits an empty payload; POST-as-GET sends ""
+		var m map[string]any
+		_ = json.Unmarshal(out, &m)
+		m["payload"] = ""
+		out, _ = json.Marshal(m)
+	}
+	return out
+}
+
+// send POSTs a signed body to url and returns the status, the decoded
+// JSON answer (problem or resource) and the headers.
+func (r *rawACME) send(url string, body []byte) (int, map[string]any, http.Header) {
+	r.t.Helper()
+	resp, err := r.http.Post(url, "application/jose+json", bytes.NewReader(body))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return resp.StatusCode, m, resp.Header
+}
+
+// post signs with a fresh nonce and sends.
+func (r *rawACME) post(key crypto.Signer, kid, path string, payload any) (int, map[string]any, http.Header) {
+	r.t.Helper()
+	url := r.base + path
+	return r.send(url, r.sign(key, kid, url, r.nonce(), payload))
 }

@@ -22,10 +22,14 @@ type procCluster struct {
 	dirs    []string
 	procs   []*exec.Cmd
 	started []bool
+	extra   []string // flags every node starts (and restarts) with
 }
 
-func startProcCluster(t testing.TB) *procCluster {
-	c := &procCluster{t: t, bin: buildBinary(t)}
+func startProcCluster(t testing.TB) *procCluster { return startProcClusterWith(t) }
+
+// startProcClusterWith starts the cluster with extra flags on every node.
+func startProcClusterWith(t testing.TB, extra ...string) *procCluster {
+	c := &procCluster{t: t, bin: buildBinary(t), extra: extra}
 	for range 3 {
 		c.dirs = append(c.dirs, t.TempDir())
 	}
@@ -37,7 +41,7 @@ func startProcCluster(t testing.TB) *procCluster {
 }
 
 func (c *procCluster) start(i int) {
-	args := []string{"--id", "node" + string(rune('1'+i))}
+	args := append([]string{"--id", "node" + string(rune('1'+i))}, c.extra...)
 	if i > 0 || c.started[0] { // everyone but the founder's first start joins
 		args = append(args, "--network", filepath.Join(c.dirs[0], "network"), "--join", c.url(c.anyRunning(i)))
 	}

@@ -31,6 +31,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"node", "run a validator node (no flags: a development ledger in ./data)", runNode},
+		{"init", "init --dir DIR: create a network (genesis, CAs, node, OCSP and member credentials, ACME CA)", runInit},
 		{"device", "device new --count N --out DIR: make device keys and self-signed certificates", runDevice},
 		{"publish", "publish FILE|DIR...: publish certificates in batches (safe to re-run)", runPublish},
 		{"status", "status ID|FILE...: print the ledger status (exit 0 good, 2 not good)", runStatus},

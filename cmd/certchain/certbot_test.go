@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certchain/certchain/internal/dnstest"
+	"github.com/certchain/certchain/internal/pki"
+	"golang.org/x/crypto/ocsp"
+)
+
+// TestACMEWithCertbot runs the Debian certbot against a node: certonly
+// with its standalone http-01 server on the port the node validates on,
+// for an ECDSA and an RSA certificate key; the issued certificate names the
+// domain, verifies to the member CA and is good on the ledger's OCSP; then
+// `certbot revoke` (by the account key, and by the certificate's own key)
+// makes it revoked for keyCompromise. certbot works only in temporary
+// directories and trusts the network CA for the node's HTTPS API.
+func TestACMEWithCertbot(t *testing.T) {
+	certbot := requireTool(t, "certbot")
+	const domain = "certbot.certchain.test"
+	port := certbotFreePort(t)
+	resolver := dnstest.New(t)
+	resolver.Add(t, domain+". 60 IN A 127.0.0.1")
+	a := startAppWith(t, t.TempDir(), func(c *Config) { c.ACMEHTTPPort, c.ACMEResolver = port, resolver.Addr })
+	caBundle := filepath.Join(t.TempDir(), "network-ca.pem")
+	writeFile(t, caBundle, pki.EncodeCertPEM(a.Network.CA.Raw))
+	memberCA := a.Network.MemberCA
+
+	cases := []struct {
+		keyType         string
+		algo            x509.PublicKeyAlgorithm
+		revokeByCertKey bool
+	}{
+		{"ecdsa", x509.ECDSA, false},
+		{"rsa", x509.RSA, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.keyType, func(t *testing.T) {
+			home := t.TempDir()
+			dirs := []string{"--config-dir", filepath.Join(home, "config"), "--work-dir", filepath.Join(home, "work"),
+				"--logs-dir", filepath.Join(home, "logs")}
+			run := func(args ...string) {
+				t.Helper()
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				args = append(args, dirs...)
+				args = append(args, "--server", a.APIURL+"/acme/directory", "--non-interactive", "-v")
+				cmd := exec.CommandContext(ctx, certbot, args...)
+				// HOME and XDG_CONFIG_HOME keep certbot's per-user cli.ini
+				// lookups in the temporary directory too.
+				cmd.Env = append(os.Environ(), "REQUESTS_CA_BUNDLE="+caBundle, "HOME="+home,
+					"XDG_CONFIG_HOME="+filepath.Join(home, "xdg"), "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
+				cmd.WaitDelay = 5 * time.Second
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					log, _ := os.ReadFile(filepath.Join(home, "logs", "letsencrypt.log"))
+					t.Fatalf("certbot %s: %v (context: %v)\n--- output ---\n%s\n--- letsencrypt.log ---\n%s",
+						strings.Join(args, " "), err, ctx.Err(), out, log)
+				}
+			}
+
+			run("certonly", "--standalone", "--agree-tos", "--register-unsafely-without-email",
+				"--http-01-port", strconv.Itoa(port), "--http-01-address", "127.0.0.1",
+				"--key-type", tc.keyType, "--cert-name", domain, "-d", domain)
+
+			live := filepath.Join(home, "config", "live", domain)
+			certs := certbotReadCerts(t, filepath.Join(live, "cert.pem"))
+			chain := certbotReadCerts(t, filepath.Join(live, "chain.pem"))
+			full := certbotReadCerts(t, filepath.Join(live, "fullchain.pem"))
+			if len(certs) != 1 || len(chain) == 0 {
+				t.Fatalf("cert.pem has %d certificates, chain.pem %d", len(certs), len(chain))
+			}
+			if want := append(slices.Clone(certs), chain...); len(full) != len(want) || !slices.EqualFunc(full, want, (*x509.Certificate).Equal) {
+				t.Fatalf("fullchain.pem is not cert.pem followed by chain.pem")
+			}
+			leaf := certs[0]
+			if !slices.Equal(leaf.DNSNames, []string{domain}) || len(leaf.IPAddresses) != 0 {
+				t.Fatalf("issued for DNS %v IP %v, want %s", leaf.DNSNames, leaf.IPAddresses, domain)
+			}
+			if leaf.PublicKeyAlgorithm != tc.algo {
+				t.Fatalf("--key-type %s: certificate key is %v", tc.keyType, leaf.PublicKeyAlgorithm)
+			}
+			if err := leaf.CheckSignatureFrom(chain[0]); err != nil {
+				t.Fatalf("chain.pem starts with %s, not the leaf's issuer: %v", chain[0].Subject, err)
+			}
+			roots, inter := x509.NewCertPool(), x509.NewCertPool()
+			roots.AddCert(memberCA)
+			for _, c := range chain {
+				inter.AddCert(c)
+			}
+			if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: domain}); err != nil {
+				t.Fatalf("issued certificate does not verify to the member CA for %s: %v", domain, err)
+			}
+			if r := ocspOf(t, a, leaf, memberCA); r.Status != ocsp.Good {
+				t.Fatalf("OCSP after issuance: status %d", r.Status)
+			}
+
+			revoke := []string{"revoke", "--cert-path", filepath.Join(live, "cert.pem"), "--reason", "keycompromise", "--no-delete-after-revoke"}
+			if tc.revokeByCertKey {
+				revoke = append(revoke, "--key-path", filepath.Join(live, "privkey.pem"))
+			}
+			run(revoke...)
+			r := ocspOf(t, a, leaf, memberCA)
+			if r.Status != ocsp.Revoked || r.RevocationReason != ocsp.KeyCompromise {
+				t.Fatalf("OCSP after certbot revoke: status %d reason %d", r.Status, r.RevocationReason)
+			}
+		})
+	}
+}
+
+// certbotFreePort returns a loopback TCP port that was free a moment ago,
+// for certbot's standalone server to bind.
+func certbotFreePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func certbotReadCerts(t *testing.T, file string) []*x509.Certificate {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		if blk, b = pem.Decode(b); blk == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil || blk.Type != "CERTIFICATE" {
+			t.Fatalf("%s: %s block: %v", file, blk.Type, err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
