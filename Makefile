@@ -6,7 +6,7 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 
-.PHONY: all build run test bench bench-unit bench-cluster bench-publish bench-ocsp fuzz lint verify clean tools cluster cluster-stop chaos
+.PHONY: all build run test bench bench-unit bench-cluster bench-publish bench-ocsp bench-acme fuzz lint verify clean tools cluster cluster-stop chaos
 
 all: build
 
@@ -49,10 +49,11 @@ chaos:
 ##   bench-publish  bulk publish streams to node processes: one node 100k, three nodes,
 ##                  and 1M (node RSS, data size, then OCSP/status), BENCHCOUNT runs
 ##   bench-ocsp     OCSP over loopback with wrk, 10k and 1M certificates, vs a bare handler
-bench: bench-unit bench-cluster bench-publish bench-ocsp
+##   bench-acme     whole ACME orders (x/crypto/acme, http-01, finalize onto the ledger)
+bench: bench-unit bench-cluster bench-publish bench-ocsp bench-acme
 
 bench-unit:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./certchain ./validator ./internal/... ./ocsp ./api
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./certchain ./validator ./internal/... ./ocsp ./api ./acme
 	$(GO) test -run '^$$' -bench 'LogStore' -benchmem -count $(BENCHCOUNT) ./raftstore
 
 bench-cluster:
@@ -64,6 +65,9 @@ bench-publish:
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(GO) test -run '^$$' -bench 'BenchmarkBulkPublish' -benchtime 1x -count $(BENCHCOUNT) -timeout 0 ./cmd/certchain
 	CERTCHAIN_BULK_MILLION=1 $(GO) test -run '^$$' -bench 'BenchmarkBulkPublish/million' -benchtime 1x -timeout 0 -v ./cmd/certchain
+
+bench-acme:
+	$(GO) test -run '^$$' -bench 'BenchmarkACMEIssuance' -benchtime 200x -count $(BENCHCOUNT) ./cmd/certchain
 
 bench-ocsp:
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }

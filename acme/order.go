@@ -350,11 +350,31 @@ func (s *Server) challenge(w http.ResponseWriter, q *request) error {
 		return storeErr(err, "authorization")
 	}
 	s.validations.Add(1)
-	go s.validate(az.ID, ch.Type, az.Identifier, az.Wildcard, ch.Token, keyAuth)
-	w.Header().Set("Retry-After", "1")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.validate(az.ID, ch.Type, az.Identifier, az.Wildcard, ch.Token, keyAuth)
+	}()
+	// Most validations take milliseconds: wait a little for the outcome so
+	// the client's first poll finds it, rather than Retry-After later.
+	select {
+	case <-done:
+		var now authorization
+		if _, err := s.load(ctx, authzKey(az.ID), &now); err == nil {
+			az = now
+		ch = &az.Challenges[i]
+		}
+	case <-time.After(challengeWait):
+		w.Header().Set("Retry-After", "1")
+	case <-ctx.Done():
+	}
 	writeJSON(w, http.StatusOK, s.challengeJSON(&az, ch))
 	return nil
 }
+
+// challengeWait is how long a challenge request waits for its validation
+// before it answers "processing".
+const challengeWait = 2 * time.Second
 
 // validate checks a challenge and records the outcome on the challenge
 // and its authorization (RFC 8555 §7.5.1: one failed challenge makes the

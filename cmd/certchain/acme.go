@@ -65,8 +65,13 @@ func (a *App) startACME(reg prometheus.Registerer) (*acme.Server, error) {
 	if base == "" {
 		base = a.APIURL
 	}
+	// Relying parties fetch the AIA's CA certificate without TLS, like OCSP.
+	issuerURL := a.HTTPURL
+	if issuerURL == "" {
+		issuerURL = base
+	}
 	issuerCfg := acme.IssuerConfig{CertPEM: certPEM, KeyPEM: keyPEM, ChainPEM: chainPEM,
-		OCSPURL: a.ocspURLs()[0], IssuerURL: strings.TrimRight(base, "/") + "/acme/issuer",
+		OCSPURL: a.ocspURLs()[0], IssuerURL: strings.TrimRight(issuerURL, "/") + "/acme/issuer",
 		MaxValidity: a.creds.genesis.Policy.MaxValidity.D()}
 	if c.ACMEProfiles != "" {
 		b, err := os.ReadFile(c.ACMEProfiles)

@@ -88,7 +88,7 @@ func newChallengeServers(t testing.TB) *challengeServers {
 
 // solve answers the authorization at url with a challenge of type typ and
 // waits until it is valid.
-func (s *challengeServers) solve(t *testing.T, ctx context.Context, c *xacme.Client, url, typ string) {
+func (s *challengeServers) solve(t testing.TB, ctx context.Context, c *xacme.Client, url, typ string) {
 	t.Helper()
 	az, err := c.GetAuthorization(ctx, url)
 	if err != nil {
@@ -143,7 +143,7 @@ func (s *challengeServers) host(t testing.TB, names ...string) {
 }
 
 // startACMEApp starts a development node whose ACME validations reach ch.
-func startACMEApp(t *testing.T, ch *challengeServers) *App {
+func startACMEApp(t testing.TB, ch *challengeServers) *App {
 	return startAppWith(t, t.TempDir(), func(c *Config) { c.ACMEHTTPPort, c.ACMETLSPort, c.ACMEResolver = ch.httpPort, ch.tlsPort, ch.dns.Addr })
 }
 
@@ -304,6 +304,10 @@ func TestACMEWithXCrypto(t *testing.T) {
 			roots.AddCert(memberCA)
 			if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: tc.names[0]}); err != nil {
 				t.Fatalf("issued certificate does not verify for %s: %v", tc.names[0], err)
+			}
+			// The AIA's CA certificate is where a relying party finds it.
+			if len(leaf.IssuingCertificateURL) != 1 || !bytes.Equal(httpGet(t, leaf.IssuingCertificateURL[0]), memberCA.Raw) {
+				t.Fatalf("AIA caIssuers %v does not serve the issuing CA", leaf.IssuingCertificateURL)
 			}
 			// On the ledger before the client could fetch it: good everywhere.
 			if r := ocspOf(t, a, leaf, memberCA); r.Status != ocsp.Good {

@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 func startApp(t *testing.T, dir string) *App { return startAppWith(t, dir, nil) }
 
 // startAppWith is startApp with tune applied to the configuration.
-func startAppWith(t *testing.T, dir string, tune func(*Config)) *App {
+func startAppWith(t testing.TB, dir string, tune func(*Config)) *App {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir, cfg.HTTPAddr, cfg.HTTPSAddr, cfg.RaftAddr = dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
