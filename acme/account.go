@@ -38,6 +38,9 @@ func (s *Server) newAccount(w http.ResponseWriter, q *request) error {
 	}
 	ctx := q.r.Context()
 	if a, err := s.accountByKey(ctx, thumb); err == nil {
+		if a.Status != statusValid { // RFC 8555 §7.3.6: the key authorizes nothing more
+			return ErrUnauthorized.Errorf("the account of this key is %s", a.Status)
+		}
 		w.Header().Set("Location", s.url(pathAccount+a.ID))
 		writeJSON(w, http.StatusOK, s.accountJSON(a))
 		return nil

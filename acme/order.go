@@ -25,6 +25,9 @@ func (s *Server) orderStatus(ctx context.Context, o *order) (string, error) {
 	if now.After(o.Expires) {
 		return statusInvalid, nil
 	}
+	if o.Status == statusProcessing && now.Sub(o.Updated) > staleProcessing {
+		return statusInvalid, nil // its node died while issuing; the client orders again
+	}
 	if o.Status != statusPending {
 		return o.Status, nil
 	}
@@ -48,6 +51,11 @@ func (s *Server) orderStatus(ctx context.Context, o *order) (string, error) {
 	return statusPending, nil
 }
 
+// staleProcessing is how long an order may stay processing: finalize
+// signs, publishes and records within a request's time, so an order
+// processing longer lost its node in the middle.
+const staleProcessing = 5 * time.Minute
+
 // authzStatus is an authorization's status now (expiry applied).
 func (s *Server) authzStatus(az *authorization) string {
 	if (az.Status == statusPending || az.Status == statusValid) && s.now().After(az.Expires) {
@@ -68,8 +76,11 @@ func (s *Server) orderJSON(o *order, status string) map[string]any {
 	if o.Replaces != "" {
 		m["replaces"] = o.Replaces
 	}
-	if o.Error != nil {
+	switch {
+	case o.Error != nil:
 		m["error"] = o.Error
+	case status == statusInvalid && o.Status == statusProcessing:
+		m["error"] = &Problem{Type: ErrServerInternal, Detail: "issuance did not complete; place a new order"}
 	}
 	if status == statusValid && o.Cert != "" {
 		m["certificate"] = s.url(pathCert + o.Cert)
@@ -362,7 +373,7 @@ func (s *Server) challenge(w http.ResponseWriter, q *request) error {
 		var now authorization
 		if _, err := s.load(ctx, authzKey(az.ID), &now); err == nil {
 			az = now
-		ch = &az.Challenges[i]
+			ch = &az.Challenges[i]
 		}
 	case <-time.After(challengeWait):
 		w.Header().Set("Retry-After", "1")

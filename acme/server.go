@@ -88,7 +88,8 @@ type Config struct {
 	Validator *Validator
 	Policy    IdentifierPolicy
 	// KeyPolicy checks the public key of a CSR; the ledger's publish key
-	// policy, so that nothing issued is refused by the ledger.
+	// policy, so that nothing issued is refused by the ledger. Nil means
+	// CheckAccountKey.
 	KeyPolicy func(crypto.PublicKey) error
 	// EABRequired makes newAccount require an external account binding
 	// with one of EABKeys (key ID -> HMAC key).

@@ -285,6 +285,10 @@ func TestACMEAccountLifecycle(t *testing.T) {
 	if ae, ok := err.(*xacme.Error); !ok || ae.ProblemType != "urn:ietf:params:acme:error:unauthorized" {
 		t.Fatalf("order by a deactivated account: %v", err)
 	}
+	_, err = acmeClient(t, a, newK).GetReg(ctx, "")
+	if ae, ok := err.(*xacme.Error); !ok || ae.ProblemType != "urn:ietf:params:acme:error:unauthorized" {
+		t.Fatalf("newAccount with a deactivated account's key: %v", err)
+	}
 }
 
 // TestACMEProfilesAndReplaces: the directory advertises the profiles and
