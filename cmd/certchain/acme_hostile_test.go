@@ -65,6 +65,10 @@ func TestACMEHostile(t *testing.T) {
 	alice, mallory := newKey(t, "p256"), newKey(t, "ed25519") // EdDSA accounts work too
 	aliceURL, malloryURL := r.account(alice), r.account(mallory)
 	ch.host(t, "ok.certchain.test", "pending.certchain.test")
+	newOrder := map[string]any{"identifiers": []map[string]string{{"type": "dns", "value": "pending.certchain.test"}}}
+	if code, m, _ := r.post(mallory, malloryURL, "/new-order", newOrder); code != http.StatusCreated {
+		t.Fatalf("order by an EdDSA account: %d %v", code, m)
+	}
 
 	// A certificate of Alice's, through the real client.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -88,7 +92,6 @@ func TestACMEHostile(t *testing.T) {
 	}
 	o := readyOrder("ok.certchain.test")
 
-	newOrder := map[string]any{"identifiers": []map[string]string{{"type": "dns", "value": "pending.certchain.test"}}}
 	t.Run("replayed nonce", func(t *testing.T) {
 		before := r.orders(alice, aliceURL)
 		url := r.base + "/new-order"
