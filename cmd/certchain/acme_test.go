@@ -14,10 +14,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -474,4 +477,60 @@ func (r *rawACME) post(key crypto.Signer, kid, path string, payload any) (int, m
 	r.t.Helper()
 	url := r.base + path
 	return r.send(url, r.sign(key, kid, url, r.nonce(), payload))
+}
+
+// freePort returns a loopback TCP port that was free a moment ago,
+// for a client's challenge server to bind.
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func readCertsPEM(t *testing.T, file string) []*x509.Certificate {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		if blk, b = pem.Decode(b); blk == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil || blk.Type != "CERTIFICATE" {
+			t.Fatalf("%s: %s block: %v", file, blk.Type, err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// checkIssued checks an ACME certificate a client stored: issued for
+// exactly name (a DNS name), with a key of algo, verifying through chain
+// to the member CA, and good in the node's OCSP.
+func checkIssued(t *testing.T, a *App, leaf *x509.Certificate, chain []*x509.Certificate, name string, algo x509.PublicKeyAlgorithm) {
+	t.Helper()
+	if !slices.Equal(leaf.DNSNames, []string{name}) || len(leaf.IPAddresses) != 0 {
+		t.Fatalf("issued for DNS %v IP %v, want %s", leaf.DNSNames, leaf.IPAddresses, name)
+	}
+	if leaf.PublicKeyAlgorithm != algo {
+		t.Fatalf("certificate key is %v, want %v", leaf.PublicKeyAlgorithm, algo)
+	}
+	roots, inter := x509.NewCertPool(), x509.NewCertPool()
+	roots.AddCert(a.Network.MemberCA)
+	for _, c := range chain {
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: name}); err != nil {
+		t.Fatalf("certificate does not verify to the member CA for %s: %v", name, err)
+	}
+	if r := ocspOf(t, a, leaf, a.Network.MemberCA); r.Status != ocsp.Good {
+		t.Fatalf("OCSP status %d, want good", r.Status)
+	}
 }

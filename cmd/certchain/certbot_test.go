@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,7 +27,7 @@ import (
 func TestACMEWithCertbot(t *testing.T) {
 	certbot := requireTool(t, "certbot")
 	const domain = "certbot.certchain.test"
-	port := certbotFreePort(t)
+	port := freePort(t)
 	resolver := dnstest.New(t)
 	resolver.Add(t, domain+". 60 IN A 127.0.0.1")
 	a := startAppWith(t, t.TempDir(), func(c *Config) { c.ACMEHTTPPort, c.ACMEResolver = port, resolver.Addr })
@@ -75,9 +73,9 @@ func TestACMEWithCertbot(t *testing.T) {
 				"--key-type", tc.keyType, "--cert-name", domain, "-d", domain)
 
 			live := filepath.Join(home, "config", "live", domain)
-			certs := certbotReadCerts(t, filepath.Join(live, "cert.pem"))
-			chain := certbotReadCerts(t, filepath.Join(live, "chain.pem"))
-			full := certbotReadCerts(t, filepath.Join(live, "fullchain.pem"))
+			certs := readCertsPEM(t, filepath.Join(live, "cert.pem"))
+			chain := readCertsPEM(t, filepath.Join(live, "chain.pem"))
+			full := readCertsPEM(t, filepath.Join(live, "fullchain.pem"))
 			if len(certs) != 1 || len(chain) == 0 {
 				t.Fatalf("cert.pem has %d certificates, chain.pem %d", len(certs), len(chain))
 			}
@@ -85,26 +83,10 @@ func TestACMEWithCertbot(t *testing.T) {
 				t.Fatalf("fullchain.pem is not cert.pem followed by chain.pem")
 			}
 			leaf := certs[0]
-			if !slices.Equal(leaf.DNSNames, []string{domain}) || len(leaf.IPAddresses) != 0 {
-				t.Fatalf("issued for DNS %v IP %v, want %s", leaf.DNSNames, leaf.IPAddresses, domain)
-			}
-			if leaf.PublicKeyAlgorithm != tc.algo {
-				t.Fatalf("--key-type %s: certificate key is %v", tc.keyType, leaf.PublicKeyAlgorithm)
-			}
 			if err := leaf.CheckSignatureFrom(chain[0]); err != nil {
 				t.Fatalf("chain.pem starts with %s, not the leaf's issuer: %v", chain[0].Subject, err)
 			}
-			roots, inter := x509.NewCertPool(), x509.NewCertPool()
-			roots.AddCert(memberCA)
-			for _, c := range chain {
-				inter.AddCert(c)
-			}
-			if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: domain}); err != nil {
-				t.Fatalf("issued certificate does not verify to the member CA for %s: %v", domain, err)
-			}
-			if r := ocspOf(t, a, leaf, memberCA); r.Status != ocsp.Good {
-				t.Fatalf("OCSP after issuance: status %d", r.Status)
-			}
+			checkIssued(t, a, leaf, chain, domain, tc.algo)
 
 			revoke := []string{"revoke", "--cert-path", filepath.Join(live, "cert.pem"), "--reason", "keycompromise", "--no-delete-after-revoke"}
 			if tc.revokeByCertKey {
@@ -117,36 +99,4 @@ func TestACMEWithCertbot(t *testing.T) {
 			}
 		})
 	}
-}
-
-// certbotFreePort returns a loopback TCP port that was free a moment ago,
-// for certbot's standalone server to bind.
-func certbotFreePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func certbotReadCerts(t *testing.T, file string) []*x509.Certificate {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		if blk, b = pem.Decode(b); blk == nil {
-			break
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil || blk.Type != "CERTIFICATE" {
-			t.Fatalf("%s: %s block: %v", file, blk.Type, err)
-		}
-		out = append(out, c)
-	}
-	return out
 }

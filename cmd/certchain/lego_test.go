@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,7 +29,7 @@ import (
 // through LEGO_CA_CERTIFICATES and keeps everything in a temporary directory.
 func TestACMEWithLego(t *testing.T) {
 	lego := requireTool(t, "lego")
-	httpPort, tlsPort := certbotFreePort(t), certbotFreePort(t)
+	httpPort, tlsPort := freePort(t), freePort(t)
 	cases := []struct {
 		name, domain, keyType string
 		algo                  x509.PublicKeyAlgorithm
@@ -75,28 +74,12 @@ func TestACMEWithLego(t *testing.T) {
 			// check verifies the bundle lego stored and returns its leaf.
 			check := func(when string) *x509.Certificate {
 				t.Helper()
-				bundle := certbotReadCerts(t, crt)
+				bundle := readCertsPEM(t, crt)
 				if len(bundle) < 2 {
 					t.Fatalf("%s: %s has %d certificates, want the leaf and its chain", when, crt, len(bundle))
 				}
 				leaf := bundle[0]
-				if !slices.Equal(leaf.DNSNames, []string{tc.domain}) || len(leaf.IPAddresses) != 0 {
-					t.Fatalf("%s: issued for DNS %v IP %v, want %s", when, leaf.DNSNames, leaf.IPAddresses, tc.domain)
-				}
-				if leaf.PublicKeyAlgorithm != tc.algo {
-					t.Fatalf("%s: --key-type %s: certificate key is %v", when, tc.keyType, leaf.PublicKeyAlgorithm)
-				}
-				roots, inter := x509.NewCertPool(), x509.NewCertPool()
-				roots.AddCert(memberCA)
-				for _, c := range bundle[1:] {
-					inter.AddCert(c)
-				}
-				if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: tc.domain}); err != nil {
-					t.Fatalf("%s: certificate does not verify to the member CA for %s: %v", when, tc.domain, err)
-				}
-				if r := ocspOf(t, a, leaf, memberCA); r.Status != ocsp.Good {
-					t.Fatalf("%s: OCSP status %d, want good", when, r.Status)
-				}
+				checkIssued(t, a, leaf, bundle[1:], tc.domain, tc.algo)
 				return leaf
 			}
 
