@@ -31,6 +31,10 @@ type Reader interface {
 	Block(height uint64) (*certchain.Block, error)
 	Record(id certchain.Hash) (*certchain.Record, error)
 	WaitHeight(ctx context.Context, height uint64) error
+	// BlockedKey and CertsByKey read the revoked public keys and the
+	// certificates by key (SPKI SHA-256).
+	BlockedKey(h certchain.Hash) (*certchain.BlockedKey, error)
+	CertsByKey(h certchain.Hash, limit int) ([]certchain.Hash, error)
 }
 
 // Limits bound what one request may carry. Zero fields take the defaults
@@ -190,6 +194,8 @@ func (s *Server) router() http.Handler {
 		r.Get("/certificates/{id}/status", s.status)
 		r.Post("/certificates/{id}/{action:revoke|suspend|resume}", s.changeStatus)
 		r.Post("/certificates/{id}/renew", s.renew)
+		r.Get("/keys/{hash}", s.key)
+		r.Post("/keys/{hash}/revoke", s.revokeKey)
 		r.Get("/blocks/head", s.head)
 		r.Get("/blocks/{height}", s.block)
 		r.Get("/blocks/{height}/raw", s.rawBlock)

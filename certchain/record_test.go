@@ -298,3 +298,31 @@ func BenchmarkDecodeRecord(b *testing.B) {
 		}
 	}
 }
+
+func TestBlockedKeyRoundTrip(t *testing.T) {
+	k := BlockedKey{KeyHash: Sum([]byte("spki")), Reason: ReasonKeyCompromise, By: "admin",
+		Time: time.Date(2026, 11, 22, 8, 0, 0, 5, time.UTC), Height: 42, TxID: Sum([]byte("tx")), Revoked: 3}
+	got, err := DecodeBlockedKey(k.Encode())
+	if err != nil || !reflect.DeepEqual(*got, k) {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	if _, err := DecodeBlockedKey((&BlockedKey{By: "admin"}).Encode()); err == nil {
+		t.Fatal("a blocked key without its hash decoded")
+	}
+}
+
+func FuzzDecodeBlockedKey(f *testing.F) {
+	k := BlockedKey{KeyHash: Sum([]byte("spki")), Reason: ReasonKeyCompromise, By: "admin", Time: time.Unix(1, 2).UTC(), Height: 42, Revoked: 3}
+	f.Add(k.Encode())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := DecodeBlockedKey(b)
+		if err != nil {
+			return
+		}
+		enc := got.Encode()
+		again, err := DecodeBlockedKey(enc)
+		if !bytes.Equal(enc, b) || err != nil || !reflect.DeepEqual(again, got) {
+			t.Fatalf("accepted a non-canonical encoding")
+		}
+	})
+}

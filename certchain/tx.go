@@ -24,11 +24,16 @@ const (
 	TxNodeAdd TxType = 6
 	// TxNodeRemove records that validator Node leaves the cluster.
 	TxNodeRemove TxType = 7
+	// TxRevokeKey revokes every certificate whose public key hashes to
+	// Target (SHA-256 of the SubjectPublicKeyInfo) with Reason, and blocks
+	// the key for later publishes and renewals.
+	TxRevokeKey TxType = 8
 )
 
 var txTypeNames = map[TxType]string{
 	TxPublish: "publish", TxRenew: "renew", TxRevoke: "revoke",
 	TxSuspend: "suspend", TxResume: "resume", TxNodeAdd: "node-add", TxNodeRemove: "node-remove",
+	TxRevokeKey: "revoke-key",
 }
 
 // String returns the lowercase name used in the API and in metrics.
@@ -51,6 +56,7 @@ func (t TxType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
 //	resume   Target
 //	node-add     Node, Address, API, Replica
 //	node-remove  Node
+//	revoke-key   Target (the key's SPKI SHA-256), Reason
 //
 // Submitter is the name of the member on whose behalf the transaction was
 // submitted. Time is the entry node's clock when it accepted the request;
@@ -61,7 +67,7 @@ type Tx struct {
 	Submitter string
 	Cert      []byte   // DER
 	Chain     [][]byte // DER intermediates, leaf's issuer first
-	Target    Hash     // certificate ID the transaction acts on
+	Target    Hash     // certificate ID the transaction acts on (revoke-key: key hash)
 	Reason    Reason
 	Time      int64  // unix nanoseconds
 	Node      string // validator node ID (node-add, node-remove)

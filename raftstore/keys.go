@@ -41,6 +41,9 @@ var (
 	// prefixOCSP256 + SHA-256 of the issuer key (32) + serial -> ID (32):
 	// ... and with SHA-256.
 	prefixOCSP256 = []byte("o2/")
+	// prefixBlocked + SPKI SHA-256 (32) -> BlockedKey encoding: revoked
+	// public keys.
+	prefixBlocked = []byte("x/")
 	// prefixObject + key -> version (8 BE: the Raft index that wrote it)
 	// + value: replicated objects (objects.go), outside the ledger proper.
 	prefixObject = []byte("a/")
@@ -66,6 +69,9 @@ func blockKey(height uint64) []byte {
 func recordKey(id certchain.Hash) []byte { return append(withPrefix(prefixRecord, len(id)), id[:]...) }
 func identityKey(identity string) []byte {
 	return append(withPrefix(prefixIdentity, len(identity)), identity...)
+}
+func blockedKey(h certchain.Hash) []byte {
+	return append(withPrefix(prefixBlocked, len(h)), h[:]...)
 }
 func nodeKey(id string) []byte       { return append(withPrefix(prefixNode, len(id)), id...) }
 func txKey(id certchain.Hash) []byte { return append(withPrefix(prefixTx, len(id)), id[:]...) }

@@ -305,6 +305,26 @@ func (s *State) LookupOCSP(issuerKeyHash []byte, serial *big.Int) (*certchain.Re
 	return r, err
 }
 
+// BlockedKey returns the record of revoked public key h (SPKI SHA-256), or
+// certchain.ErrNotFound.
+func (s *State) BlockedKey(h certchain.Hash) (k *certchain.BlockedKey, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
+		k, err = getBlockedKey(txn, h)
+		return err
+	})
+	return k, err
+}
+
+// CertsByKey returns the certificates on the ledger that carry public key
+// h, at most limit+1 of them.
+func (s *State) CertsByKey(h certchain.Hash, limit int) (ids []certchain.Hash, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
+		ids, err = certsByKey(txn, h, limit)
+		return err
+	})
+	return ids, err
+}
+
 // Nodes returns the validator nodes the ledger records, removed ones
 // included, in ID order.
 func (s *State) Nodes() ([]*certchain.NodeRecord, error) {
@@ -370,6 +390,11 @@ func writeEffect(txn *badger.Txn, view *txnView, eff validator.Effect, ix indexi
 	for _, n := range eff.Nodes {
 		if err := txn.Set(nodeKey(n.ID), n.Encode()); err != nil {
 			return fmt.Errorf("node %s: %w", n.ID, err)
+		}
+	}
+	for _, k := range eff.Keys {
+		if err := txn.Set(blockedKey(k.KeyHash), k.Encode()); err != nil {
+			return fmt.Errorf("blocked key %s: %w", k.KeyHash, err)
 		}
 	}
 	return nil

@@ -50,6 +50,43 @@ func (v *txnView) CurrentByIdentity(identity string) (certchain.Hash, bool, erro
 // Node implements validator.View.
 func (v *txnView) Node(id string) (*certchain.NodeRecord, error) { return getNode(v.txn, id) }
 
+// BlockedKey implements validator.View.
+func (v *txnView) BlockedKey(h certchain.Hash) (*certchain.BlockedKey, error) {
+	return getBlockedKey(v.txn, h)
+}
+
+// CertsByKey implements validator.View.
+func (v *txnView) CertsByKey(h certchain.Hash, limit int) ([]certchain.Hash, error) {
+	return certsByKey(v.txn, h, limit)
+}
+
+func getBlockedKey(txn *badger.Txn, h certchain.Hash) (*certchain.BlockedKey, error) {
+	b, err := getValue(txn, blockedKey(h))
+	if err != nil {
+		return nil, err
+	}
+	return certchain.DecodeBlockedKey(b)
+}
+
+// certsByKey lists (from the key index) the IDs of the certificates
+// carrying public key h, at most limit+1 of them.
+func certsByKey(txn *badger.Txn, h certchain.Hash, limit int) ([]certchain.Hash, error) {
+	prefix := join(prefixKey, h[:])
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	var ids []certchain.Hash
+	for it.Seek(prefix); it.ValidForPrefix(prefix) && len(ids) <= limit; it.Next() {
+		k := it.Item().Key()
+		var id certchain.Hash
+		if len(k) != len(prefix)+len(id) {
+			return nil, fmt.Errorf("key index entry %x: bad length", k)
+		}
+		copy(id[:], k[len(prefix):])
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
 // absent reports whether no record id is stored.
 func (v *txnView) absent(id certchain.Hash) (bool, error) {
 	if v.hasMissed && v.missed == id {

@@ -22,6 +22,13 @@ type View interface {
 	// Node returns the ledger's record of validator node id, or
 	// certchain.ErrNotFound.
 	Node(id string) (*certchain.NodeRecord, error)
+	// BlockedKey returns the record of a revoked public key (by SPKI
+	// SHA-256), or certchain.ErrNotFound.
+	BlockedKey(keyHash certchain.Hash) (*certchain.BlockedKey, error)
+	// CertsByKey returns the IDs of the certificates on the ledger that
+	// carry the public key, at most limit of them (limit+1 tells the
+	// caller there are more).
+	CertsByKey(keyHash certchain.Hash, limit int) ([]certchain.Hash, error)
 }
 
 // Effect is what an accepted transaction changes: the records to store,
@@ -30,6 +37,7 @@ type View interface {
 type Effect struct {
 	Records []*certchain.Record
 	Nodes   []*certchain.NodeRecord
+	Keys    []*certchain.BlockedKey
 }
 
 // Decide verifies tx against state and returns its effect and verdict; see
@@ -70,7 +78,7 @@ func DecideErr(tx *certchain.Tx, txID certchain.Hash, pre *Cert, opts *Options, 
 	}
 	eff, v, err := verdict(handle(d))
 	if v.Code == certchain.Accepted {
-		eff.Nodes = d.nodes
+		eff.Nodes, eff.Keys = d.nodes, d.keys
 	}
 	return eff, v, err
 }
@@ -83,6 +91,7 @@ var handlers = map[certchain.TxType]func(*decision) ([]*certchain.Record, error)
 	certchain.TxResume:     (*decision).changeStatus,
 	certchain.TxNodeAdd:    (*decision).nodeAdd,
 	certchain.TxNodeRemove: (*decision).nodeRemove,
+	certchain.TxRevokeKey:  (*decision).revokeKey,
 }
 
 // unchangedError reports a transaction already in effect.
@@ -116,6 +125,7 @@ type decision struct {
 	height uint64
 	at     time.Time
 	nodes  []*certchain.NodeRecord // node records an accepted node transaction writes
+	keys   []*certchain.BlockedKey // the key an accepted revoke-key blocks
 }
 
 // member returns the submitter's genesis membership.
@@ -149,12 +159,17 @@ func (d *decision) lookup(id certchain.Hash) (*certchain.Record, error) {
 	return &cp, nil
 }
 
-// cert returns the checked certificate of the transaction.
+// cert returns the checked certificate of the transaction, refusing one
+// whose public key was revoked ("key-blocked").
 func (d *decision) cert() (*Cert, error) {
-	if p := d.pre; p != nil && p.ValidAt(d.opts) && bytes.Equal(p.X509.Raw, d.tx.Cert) {
-		return p, nil
+	c := d.pre
+	if c == nil || !c.ValidAt(d.opts) || !bytes.Equal(c.X509.Raw, d.tx.Cert) {
+		var err error
+		if c, err = Check(d.tx.Cert, d.tx.Chain, d.opts); err != nil {
+			return nil, err
+		}
 	}
-	return Check(d.tx.Cert, d.tx.Chain, d.opts)
+	return c, d.keyNotBlocked(c.KeyHash)
 }
 
 // certID returns the ID of the transaction's certificate.

@@ -39,6 +39,8 @@ const (
 	RuleIdentityMismatch  = "identity-mismatch"  // ErrConflict
 	RuleCAMismatch        = "ca-mismatch"        // ErrConflict
 	RuleState             = "state"              // ErrConflict
+	RuleKeyBlocked        = "key-blocked"        // ErrConflict
+	RuleTooMany           = "too-many"           // ErrInvalid
 )
 
 // ruleKinds maps the slugs that are not certchain.ErrInvalid to their kind.
@@ -52,6 +54,7 @@ var ruleKinds = map[string]error{
 	RuleIdentityMismatch:  certchain.ErrConflict,
 	RuleCAMismatch:        certchain.ErrConflict,
 	RuleState:             certchain.ErrConflict,
+	RuleKeyBlocked:        certchain.ErrConflict,
 }
 
 // RuleError is a rejection by one named rule.

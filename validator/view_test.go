@@ -16,7 +16,33 @@ import (
 type fakeView struct {
 	records map[certchain.Hash]*certchain.Record
 	nodes   map[string]*certchain.NodeRecord
+	keys    map[certchain.Hash]*certchain.BlockedKey
 	err     error // returned by every call when set
+}
+
+func (v *fakeView) BlockedKey(h certchain.Hash) (*certchain.BlockedKey, error) {
+	if v.err != nil {
+		return nil, v.err
+	}
+	k, ok := v.keys[h]
+	if !ok {
+		return nil, certchain.ErrNotFound
+	}
+	return k, nil
+}
+
+func (v *fakeView) CertsByKey(h certchain.Hash, limit int) ([]certchain.Hash, error) {
+	if v.err != nil {
+		return nil, v.err
+	}
+	var ids []certchain.Hash
+	for id, r := range v.records {
+		if r.KeyHash == h {
+			ids = append(ids, id)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return bytes.Compare(ids[i][:], ids[j][:]) < 0 })
+	return ids[:min(len(ids), limit+1)], nil
 }
 
 func (v *fakeView) Node(id string) (*certchain.NodeRecord, error) {
@@ -61,6 +87,12 @@ func (v *fakeView) apply(eff validator.Effect) {
 	for _, r := range eff.Records {
 		cp := *r
 		v.records[r.ID] = &cp
+	}
+	for _, k := range eff.Keys {
+		if v.keys == nil {
+			v.keys = map[certchain.Hash]*certchain.BlockedKey{}
+		}
+		v.keys[k.KeyHash] = k
 	}
 	for _, n := range eff.Nodes {
 		if v.nodes == nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -104,12 +105,32 @@ func (a *App) startACME(reg prometheus.Registerer) (*acme.Server, error) {
 		Store:  acmeStore{a.Node},
 		Ledger: &acmeLedger{node: a.Node, member: member},
 		KeyPolicy: func(pub crypto.PublicKey) error {
-			return validator.CheckPublicKey(pub, ledgerPolicy)
+			if err := validator.CheckPublicKey(pub, ledgerPolicy); err != nil {
+				return err
+			}
+			return a.keyNotBlocked(pub)
 		},
 		EABRequired: c.ACMEEABRequired, EABKeys: eab,
 		Peers: a.acmePeers, PeerClient: a.nodeClient(),
 		Registerer: reg, Logger: a.Logger.With("component", "acme"),
 	})
+}
+
+// keyNotBlocked refuses a public key that was revoked on the ledger
+// (certchain revoke-key), as publish and renew do.
+func (a *App) keyNotBlocked(pub crypto.PublicKey) error {
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return err
+	}
+	k, err := a.Node.State().BlockedKey(certchain.Sum(spki))
+	switch {
+	case errors.Is(err, certchain.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("the key was revoked by %q at block %d (%s)", k.By, k.Height, k.Reason)
 }
 
 // acmePeers are the nodes of the Raft configuration (the founder

@@ -359,7 +359,7 @@ func TestACMEProfilesAndReplaces(t *testing.T) {
 		return leaf
 	}
 	old := issue(nil)
-	certID := b64url(old.AuthorityKeyId) + "." + b64url(old.SerialNumber.Bytes())
+	certID := ariCertID(t, old)
 	issue(map[string]any{"replaces": certID})
 	code, m, _ := r.post(key, string(acct), "/new-order", map[string]any{"identifiers": ids, "replaces": certID})
 	wantACMEProblem(t, code, m, "alreadyReplaced", 409)

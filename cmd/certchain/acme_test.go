@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -340,11 +341,22 @@ func TestACMEWithXCrypto(t *testing.T) {
 	}
 }
 
+// ariCertID is the RFC 9773 CertID of leaf: base64url of its authority key
+// identifier, ".", base64url of its serial's DER INTEGER contents (with a
+// leading zero byte when the top bit is set).
+func ariCertID(t testing.TB, leaf *x509.Certificate) string {
+	der, err := asn1.Marshal(leaf.SerialNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(leaf.AuthorityKeyId) + "." + base64.RawURLEncoding.EncodeToString(der[2:])
+}
+
 // checkRenewalInfo asks for the certificate's RFC 9773 renewal window: in
 // the last third of its life, or already open once it is revoked.
 func checkRenewalInfo(t *testing.T, a *App, leaf *x509.Certificate, revoked bool) {
 	t.Helper()
-	id := base64.RawURLEncoding.EncodeToString(leaf.AuthorityKeyId) + "." + base64.RawURLEncoding.EncodeToString(leaf.SerialNumber.Bytes())
+	id := ariCertID(t, leaf)
 	resp, err := acmeClient(t, a, nil).HTTPClient.Get(a.APIURL + "/acme/renewal-info/" + id)
 	if err != nil {
 		t.Fatal(err)

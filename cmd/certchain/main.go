@@ -39,6 +39,7 @@ func commands() []command {
 		{"suspend", "suspend ID|FILE: put on hold (OCSP: certificateHold)", statusCommand("suspend")},
 		{"resume", "resume ID|FILE: take off hold", statusCommand("resume")},
 		{"renew", "renew OLD NEW: publish NEW as the successor of OLD", runRenew},
+		{"revoke-key", "revoke-key KEYHASH|FILE [--reason R]: revoke every certificate with a key and block the key", runRevokeKey},
 		{"ledger", "ledger audit [--data DIR | --url URL] | head | compare URL...: check the chain, compare nodes", runLedger},
 		{"cluster", "cluster status | add ID RAFT API [--replica] | remove ID: the validator set (admin)", runCluster},
 	}
@@ -85,7 +86,7 @@ func run(ctx context.Context, e *env, args []string) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: certchain COMMAND [flags]\n\ncommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.usage)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.usage)
 	}
 	fmt.Fprintln(w, "\nRun `certchain COMMAND -h` for a command's flags.")
 }

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/certchain/certchain/api"
+	"github.com/certchain/certchain/certchain"
+)
+
+// runRevokeKey revokes a public key: every certificate on the ledger that
+// carries it, in one transaction, and the key is blocked for later
+// publishes, renewals and ACME orders.
+func runRevokeKey(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("revoke-key", flag.ContinueOnError)
+	var co clientOptions
+	co.bind(fs, e.getenv)
+	reason := fs.String("reason", "keyCompromise", "RFC 5280 revocation reason")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: certchain revoke-key KEYHASH|FILE (a certificate, public key or private key PEM) [--reason R]")
+	}
+	h, err := keyHashOf(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	c, err := co.client()
+	if err != nil {
+		return err
+	}
+	body, _ := json.Marshal(map[string]string{"reason": *reason})
+	var resp struct {
+		Height uint64      `json:"height"`
+		Tx     string      `json:"tx"`
+		Key    api.KeyView `json:"key"`
+	}
+	if err := c.Do(ctx, "POST", "/v1/keys/"+h+"/revoke", "application/json", body, &resp); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "key %s is revoked and blocked (block %d, tx %s): %d certificates revoked\n",
+		h, resp.Key.Height, resp.Tx, resp.Key.Revoked)
+	for _, cert := range resp.Key.Certificates {
+		fmt.Fprintf(e.stdout, "  %s  %-10s %s\n", cert.ID, cert.Status, cert.Subject)
+	}
+	return nil
+}
+
+// keyHashOf returns the SPKI SHA-256 named by arg: the hash itself, or a
+// PEM file with a certificate, public key or private key.
+func keyHashOf(arg string) (string, error) {
+	if hexID.MatchString(arg) {
+		return strings.ToLower(arg), nil
+	}
+	b, err := os.ReadFile(arg)
+	if err != nil {
+		return "", err
+	}
+	for blk, rest := pem.Decode(b); blk != nil; blk, rest = pem.Decode(rest) {
+		var spki []byte
+		switch blk.Type {
+		case "CERTIFICATE":
+			c, err := x509.ParseCertificate(blk.Bytes)
+			if err != nil {
+				return "", fmt.Errorf("%s: %w", arg, err)
+			}
+			spki = c.RawSubjectPublicKeyInfo
+		case "PUBLIC KEY":
+			spki = blk.Bytes
+		case "PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY":
+			if spki, err = publicKeyOfPrivate(blk); err != nil {
+				return "", fmt.Errorf("%s: %w", arg, err)
+			}
+		default:
+			continue
+		}
+		return certchain.Sum(spki).String(), nil
+	}
+	return "", fmt.Errorf("%s: no certificate or key PEM block", arg)
+}
+
+// publicKeyOfPrivate returns the SubjectPublicKeyInfo of a PEM private key.
+func publicKeyOfPrivate(blk *pem.Block) ([]byte, error) {
+	var key any
+	var err error
+	switch blk.Type {
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(blk.Bytes)
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
+	default:
+		key, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
+	}
+	if err != nil {
+		return nil, err
+	}
+	signer, ok := key.(interface{ Public() crypto.PublicKey })
+	if !ok {
+		return nil, errors.New("unsupported private key")
+	}
+	return x509.MarshalPKIXPublicKey(signer.Public())
+}
