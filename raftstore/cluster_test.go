@@ -314,15 +314,26 @@ func TestEachNodeVerifiesEachCertificateOnce(t *testing.T) {
 		}
 	}
 	c.waitSameHead()
-	for i := range 3 {
+	// The metrics are counted just after the state advances (Node.applied),
+	// so a node may show its head a moment before its count.
+	counts := func(i int) [2]float64 {
 		m := c.node(i).metrics.checks
-		edge, apply := testutil.ToFloat64(m.WithLabelValues("edge")), testutil.ToFloat64(m.WithLabelValues("apply"))
-		want := [2]float64{0, n}
+		return [2]float64{testutil.ToFloat64(m.WithLabelValues("edge")), testutil.ToFloat64(m.WithLabelValues("apply"))}
+	}
+	want := func(i int) [2]float64 {
 		if i == leader {
-			want = [2]float64{n, 0}
+			return [2]float64{n, 0}
 		}
-		if [2]float64{edge, apply} != want {
-			t.Errorf("node%d (leader %v): verified %v at the edge and %v when applying, want %v", i, i == leader, edge, apply, want)
+		return [2]float64{0, n}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; i < 3; {
+		if got := counts(i); got == want(i) {
+			i++
+		} else if time.Now().After(deadline) {
+			t.Fatalf("node%d (leader %v): verified %v at the edge and %v when applying, want %v", i, i == leader, got[0], got[1], want(i))
+		} else {
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
 }
