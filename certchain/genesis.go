@@ -44,6 +44,12 @@ type Member struct {
 	// their keys sign the OCSP responses for the member's certificates, so
 	// relying parties that trust only that CA accept them.
 	OCSPSigners []string `json:"ocsp_signers,omitempty"`
+	// Namespace (roles vendor, ca and operator) is what the member may act
+	// on: what a vendor or CA publishes, which devices an operator may
+	// suspend and resume. Nil: a vendor or CA publishes any subject (a
+	// founding member the consortium trusts with everything), an operator
+	// suspends nothing.
+	Namespace *Namespace `json:"namespace,omitempty"`
 }
 
 // Policy is the network's certificate and block policy. A zero field takes
@@ -159,6 +165,14 @@ func (g *Genesis) Validate() error {
 		}
 		if len(m.OCSPSigners) > 0 && m.Role != RoleCA {
 			return bad("member %q: only a ca member delegates OCSP signing", m.Name)
+		}
+		if m.Namespace != nil {
+			if m.Role != RoleVendor && m.Role != RoleCA && m.Role != RoleOperator {
+				return bad("member %q: only vendor, ca and operator members have a namespace", m.Name)
+			}
+			if err := m.Namespace.validate(); err != nil {
+				return bad("member %q: %v", m.Name, err)
+			}
 		}
 		for _, c := range append(append([]string{}, m.CACerts...), m.OCSPSigners...) {
 			if _, err := CertPEM(c); err != nil {

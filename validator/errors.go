@@ -40,6 +40,7 @@ const (
 	RuleCAMismatch        = "ca-mismatch"        // ErrConflict
 	RuleState             = "state"              // ErrConflict
 	RuleKeyBlocked        = "key-blocked"        // ErrConflict
+	RuleNamespace         = "namespace"          // ErrUnauthorized
 	RuleTooMany           = "too-many"           // ErrInvalid
 )
 
@@ -55,6 +56,7 @@ var ruleKinds = map[string]error{
 	RuleCAMismatch:        certchain.ErrConflict,
 	RuleState:             certchain.ErrConflict,
 	RuleKeyBlocked:        certchain.ErrConflict,
+	RuleNamespace:         certchain.ErrUnauthorized,
 }
 
 // RuleError is a rejection by one named rule.

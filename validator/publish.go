@@ -14,7 +14,9 @@ import (
 //     validator publish nothing ("role");
 //   - the same certificate already on the ledger is Unchanged, whatever its
 //     status (publishing is idempotent);
-//   - the certificate passes Check;
+//   - the certificate passes Check, and its key is not revoked
+//     ("key-blocked");
+//   - it is inside the submitter's namespace, if it has one ("namespace");
 //   - a self-signed certificate's identity is not held by another current
 //     certificate ("duplicate-identity": that one must be renewed). A
 //     CA-signed certificate's identity need not be unique, as in any PKI.
@@ -32,6 +34,9 @@ func (d *decision) publish() ([]*certchain.Record, error) {
 	c, err := d.cert()
 	if err == nil {
 		err = mayPublish(m, c)
+	}
+	if err == nil {
+		err = checkNamespace(m, c.X509)
 	}
 	if err == nil {
 		err = d.uniqueIdentity(c, certchain.Hash{})

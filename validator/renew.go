@@ -18,7 +18,9 @@ import (
 //   - it chains to the same member CA as the old one, or both are
 //     self-signed ("ca-mismatch"); a self-signed one names the same
 //     identity ("identity-mismatch"), which no other current certificate
-//     holds ("duplicate-identity").
+//     holds ("duplicate-identity");
+//   - the new certificate is inside the submitter's namespace, if it has
+//     one ("namespace"), and its key is not revoked ("key-blocked").
 func (d *decision) renew() ([]*certchain.Record, error) {
 	m, err := d.member()
 	if err != nil {
@@ -32,6 +34,9 @@ func (d *decision) renew() ([]*certchain.Record, error) {
 		return nil, ruleErr(RuleUnauthorized, fmt.Sprintf("only %q (its submitter) or an admin may renew certificate %s", old.Submitter, old.ID))
 	}
 	c, err := d.successor(old)
+	if err == nil {
+		err = checkNamespace(m, c.X509)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,9 @@ import (
 // "suspend / resume"; RFC 5280 §5.3.1 for reasons):
 //
 //   - the submitter is a member ("not-member"): the record's submitter,
-//     the CA member it chains to, or an admin ("unauthorized");
+//     the CA member it chains to, or an admin ("unauthorized"); for
+//     suspend and resume also an operator whose namespace holds the
+//     certificate ("namespace");
 //   - the target is on the ledger ("not-found");
 //   - revoke takes a revocation reason: not certificateHold (that is
 //     suspend) nor removeFromCRL (that is resume) ("reason");
@@ -26,13 +28,26 @@ func (d *decision) changeStatus() ([]*certchain.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.Role != certchain.RoleAdmin && m.Name != r.Submitter && m.Name != r.CA {
-		return nil, ruleErr(RuleUnauthorized, fmt.Sprintf("only %s or an admin may %s certificate %s", actors(r), d.tx.Type, r.ID))
+	if err := d.mayChangeStatus(m, r); err != nil {
+		return nil, err
 	}
 	if err := d.transition(r); err != nil {
 		return nil, err
 	}
 	return []*certchain.Record{r}, nil
+}
+
+// mayChangeStatus: the record's submitter, its CA and admins may revoke,
+// suspend and resume; an operator may suspend and resume certificates
+// inside its namespace (the devices of its network), and revoke nothing.
+func (d *decision) mayChangeStatus(m *certchain.Member, r *certchain.Record) error {
+	if m.Role == certchain.RoleAdmin || m.Name == r.Submitter || m.Name == r.CA {
+		return nil
+	}
+	if m.Role == certchain.RoleOperator && d.tx.Type != certchain.TxRevoke && !m.Namespace.Empty() {
+		return recordInNamespace(m, r)
+	}
+	return ruleErr(RuleUnauthorized, fmt.Sprintf("only %s or an admin may %s certificate %s", actors(r), d.tx.Type, r.ID))
 }
 
 // transition applies the transaction's status change to r (a copy).

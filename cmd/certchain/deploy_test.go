@@ -474,7 +474,7 @@ func alertExprs(t *testing.T) []string {
 func TestDashboardNamesExportedMetrics(t *testing.T) {
 	dir := t.TempDir()
 	a := startApp(t, dir)
-	good, _, err := pki.NewDevice(pki.DeviceOptions{NetworkID: a.Network.Genesis.NetworkID, CommonName: "dash-1"})
+	good, _, err := pki.NewDevice(pki.DeviceOptions{NetworkID: a.Network.Genesis.NetworkID, Organization: "vendor", CommonName: "dash-1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -119,7 +119,7 @@ func TestRejectedCertificatesAreReported(t *testing.T) {
 	dir := t.TempDir()
 	a := startApp(t, dir)
 	devs := t.TempDir()
-	good, _, err := pki.NewDevice(pki.DeviceOptions{NetworkID: a.Network.Genesis.NetworkID, CommonName: "ok-1"})
+	good, _, err := pki.NewDevice(pki.DeviceOptions{NetworkID: a.Network.Genesis.NetworkID, Organization: "vendor", CommonName: "ok-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestRESTIdentityAndErrors(t *testing.T) {
 	a := startApp(t, dir)
 	vendor := httpsClient(t, a, "vendor")
 	anon := httpsClient(t, a, "")
-	dev, _, err := pki.NewDevice(pki.DeviceOptions{NetworkID: a.Network.Genesis.NetworkID, CommonName: "rest-1"})
+	dev, _, err := pki.NewDevice(pki.DeviceOptions{NetworkID: a.Network.Genesis.NetworkID, Organization: "vendor", CommonName: "rest-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +319,7 @@ func writeFile(t *testing.T, path string, b []byte) {
 }
 
 func newDevice(t *testing.T, a *App, cn string) []byte {
-	der, _, err := pki.NewDevice(pki.DeviceOptions{NetworkID: a.Network.Genesis.NetworkID, CommonName: cn})
+	der, _, err := pki.NewDevice(pki.DeviceOptions{NetworkID: a.Network.Genesis.NetworkID, Organization: "vendor", CommonName: cn})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,7 +151,7 @@ func publishUntil(ctx context.Context, t *testing.T, dir, nid string, worker int
 		var body bytes.Buffer
 		for k := range 10 {
 			cn := fmt.Sprintf("kill-%d-%d", worker, i*10+k)
-			der, _, err := pki.NewDevice(pki.DeviceOptions{NetworkID: nid, CommonName: cn})
+			der, _, err := pki.NewDevice(pki.DeviceOptions{NetworkID: nid, Organization: "vendor", CommonName: cn})
 			if err != nil {
 				t.Error(err)
 				return

@@ -196,7 +196,7 @@ func makeDERs(b testing.TB, network, prefix string, n int) [][]byte {
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < n; i += workers {
-				der, _, err := pki.NewDevice(pki.DeviceOptions{NetworkID: network, CommonName: fmt.Sprintf("%s%08d", prefix, i)})
+				der, _, err := pki.NewDevice(pki.DeviceOptions{NetworkID: network, Organization: "vendor", CommonName: fmt.Sprintf("%s%08d", prefix, i)})
 				if err != nil {
 					b.Error(err)
 					return

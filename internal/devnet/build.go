@@ -92,8 +92,13 @@ func (b *builder) founders() error {
 			return err
 		}
 		m := certchain.Member{Name: f.name, Role: f.role, Cert: string(certPEM)}
-		if f.role == certchain.RoleCA {
+		switch f.role {
+		case certchain.RoleCA:
 			m.CACerts = []string{b.caMember}
+		case certchain.RoleVendor, certchain.RoleOperator:
+			// The vendor's devices name it as their organization (what
+			// `certchain device new` does); the operator runs their network.
+			m.Namespace = &certchain.Namespace{Organizations: []string{devVendor}}
 		}
 		b.members = append(b.members, m)
 	}

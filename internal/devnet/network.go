@@ -15,13 +15,17 @@ const (
 	memberCADir     = "member-ca"
 )
 
+// devVendor is the development network's vendor member, whose name is the
+// organization of its devices (its namespace).
+const devVendor = "vendor"
+
 // founders are the members of a new development network, in genesis order.
 var founders = []struct {
 	name string
 	role certchain.Role
 }{
 	{"admin", certchain.RoleAdmin},
-	{"vendor", certchain.RoleVendor},
+	{devVendor, certchain.RoleVendor},
 	{"ca", certchain.RoleCA},
 	{"operator", certchain.RoleOperator},
 }

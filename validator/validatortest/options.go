@@ -24,6 +24,7 @@ type spec struct {
 	cn        string
 	subject   *pkix.Name
 	uris      []string
+	dns       []string
 	notBefore time.Time
 	notAfter  time.Time
 	netID     *netID
@@ -59,6 +60,9 @@ func WithSubject(n pkix.Name) Option { return func(s *spec) { s.subject = &n } }
 
 // WithURI adds a URI subject alternative name.
 func WithURI(uri string) Option { return func(s *spec) { s.uris = append(s.uris, uri) } }
+
+// WithDNS adds a SAN DNS name.
+func WithDNS(name string) Option { return func(s *spec) { s.dns = append(s.dns, name) } }
 
 // WithValidity sets NotBefore and NotAfter.
 func WithValidity(notBefore, notAfter time.Time) Option {
@@ -124,6 +128,7 @@ func (s *spec) template() *x509.Certificate {
 	for _, u := range s.uris {
 		tmpl.URIs = append(tmpl.URIs, mustURL(u))
 	}
+	tmpl.DNSNames = s.dns
 	if s.netID != nil {
 		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, s.netID.extension())
 	}
