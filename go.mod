@@ -15,6 +15,7 @@ require (
 	github.com/zmap/zlint/v3 v3.6.4
 	go.yaml.in/yaml/v3 v3.0.5
 	golang.org/x/crypto v0.58.0
+	golang.org/x/time v0.16.0
 )
 
 require (

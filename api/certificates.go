@@ -144,7 +144,21 @@ func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request) {
 	types := map[string]certchain.TxType{"revoke": certchain.TxRevoke, "suspend": certchain.TxSuspend, "resume": certchain.TxResume}
 	tx := certchain.Tx{Type: types[chi.URLParam(r, "action")]}
 	body, err := readBody(w, r, s.Limits.OtherBody)
-	if err == nil && tx.Type == certchain.TxRevoke {
+	var mt string
+	if err == nil {
+		mt, err = mediaType(r)
+	}
+	switch {
+	case err != nil:
+	case mt == "application/jose+json":
+		// The certificate's owner, with a request its key signed; no
+		// member certificate needed. The ledger checks the signature.
+		tx.Submitter, tx.Proof = certchain.OwnerSubmitter, body
+		var req *validator.OwnerRequest
+		if req, err = validator.ParseOwnerProof(body); err == nil && tx.Type == certchain.TxRevoke && req.Reason != "" {
+			tx.Reason, err = certchain.ParseReason(req.Reason)
+		}
+	case tx.Type == certchain.TxRevoke:
 		tx.Reason, err = decodeReason(body)
 	}
 	if err != nil {
@@ -186,8 +200,10 @@ func (s *Server) writeOne(w http.ResponseWriter, r *http.Request, tx certchain.T
 // its outcome and turns a refusal into an error of the right kind.
 func (s *Server) submitOne(r *http.Request, tx *certchain.Tx) (raftstore.Result, error) {
 	var err error
-	if tx.Submitter, err = s.member(r); err != nil {
-		return raftstore.Result{}, err
+	if tx.Submitter != certchain.OwnerSubmitter {
+		if tx.Submitter, err = s.member(r); err != nil {
+			return raftstore.Result{}, err
+		}
 	}
 	results, err := s.submit(r.Context(), []certchain.Tx{*tx})
 	if err != nil {

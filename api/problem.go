@@ -3,7 +3,10 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/certchain/certchain/certchain"
 	"github.com/certchain/certchain/raftstore"
@@ -61,6 +64,7 @@ func verdictError(v certchain.Verdict) error {
 type reasonError struct {
 	kind   error
 	reason string
+	after  time.Duration // Retry-After of a 429 or 503; zero: 1 s
 }
 
 func (e *reasonError) Error() string { return e.reason }
@@ -70,7 +74,11 @@ func (e *reasonError) Unwrap() error { return e.kind }
 func writeError(w http.ResponseWriter, err error) {
 	p := problemFor(err)
 	if p.Status == http.StatusServiceUnavailable || p.Status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "1")
+		secs := 1
+		if re, ok := errors.AsType[*reasonError](err); ok && re.after > 0 {
+			secs = int(math.Ceil(re.after.Seconds()))
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	writeProblem(w, p)
 }

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"sync"
+
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -10,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/certchain/certchain/certchain"
 	"github.com/certchain/certchain/raftstore"
@@ -53,12 +57,17 @@ type Limits struct {
 	// StreamChunk is how many are submitted together, and StreamInflight
 	// how many chunks of one stream may be in flight.
 	StreamCerts, StreamChunk, StreamInflight int
+	// MemberRate bounds each member's write requests per second, with
+	// bursts of MemberBurst; beyond it the member gets 429 with
+	// Retry-After (one member cannot starve the others of a node).
+	MemberRate  float64
+	MemberBurst int
 }
 
 // DefaultLimits returns the limits used for zero fields.
 func DefaultLimits() Limits {
 	return Limits{PublishBody: 32 << 20, OtherBody: 64 << 10, BatchCerts: 10_000, MinHeight: 5 * time.Second, Write: 30 * time.Second,
-		Publishes: 16, StreamCerts: 10_000_000, StreamChunk: 1000, StreamInflight: 4}
+		Publishes: 16, StreamCerts: 10_000_000, StreamChunk: 1000, StreamInflight: 4, MemberRate: 50, MemberBurst: 100}
 }
 
 // withDefaults returns l with zero fields set from DefaultLimits.
@@ -70,10 +79,14 @@ func (l Limits) withDefaults() Limits {
 		}
 	}
 	for _, f := range []struct{ v, d *int }{{&l.BatchCerts, &d.BatchCerts}, {&l.Publishes, &d.Publishes},
-		{&l.StreamCerts, &d.StreamCerts}, {&l.StreamChunk, &d.StreamChunk}, {&l.StreamInflight, &d.StreamInflight}} {
+		{&l.StreamCerts, &d.StreamCerts}, {&l.StreamChunk, &d.StreamChunk}, {&l.StreamInflight, &d.StreamInflight},
+		{&l.MemberBurst, &d.MemberBurst}} {
 		if *f.v <= 0 {
 			*f.v = *f.d
 		}
+	}
+	if l.MemberRate <= 0 {
+		l.MemberRate = d.MemberRate
 	}
 	for _, f := range []struct{ v, d *time.Duration }{{&l.MinHeight, &d.MinHeight}, {&l.Write, &d.Write}} {
 		if *f.v <= 0 {
@@ -110,6 +123,7 @@ type Server struct {
 	Now func() time.Time
 
 	members  map[[32]byte]string // identity certificate SHA-256 -> member
+	limiters sync.Map            // member -> *rate.Limiter (Limits.MemberRate)
 	admitted chan struct{}       // publish requests in progress (Limits.Publishes)
 	reqs     *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -234,7 +248,26 @@ func (s *Server) member(r *http.Request) (string, error) {
 	if now := s.Now(); now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
 		return "", &reasonError{kind: certchain.ErrUnauthorized, reason: "member certificate of " + name + " is outside its validity period"}
 	}
+	if wait := s.throttle(name); wait > 0 {
+		return "", &reasonError{kind: errTooMany, after: wait,
+			reason: fmt.Sprintf("member %s sends more than %g write requests per second to this node; retry later", name, s.Limits.MemberRate)}
+	}
 	return name, nil
+}
+
+// throttle takes one write request from member's budget and returns zero,
+// or how long the member must wait when the budget is spent.
+func (s *Server) throttle(member string) time.Duration {
+	l, ok := s.limiters.Load(member)
+	if !ok {
+		l, _ = s.limiters.LoadOrStore(member, rate.NewLimiter(rate.Limit(s.Limits.MemberRate), s.Limits.MemberBurst))
+	}
+	r := l.(*rate.Limiter).Reserve()
+	if d := r.Delay(); d > 0 {
+		r.Cancel()
+		return d
+	}
+	return 0
 }
 
 // admitMember authenticates the member of a publish request and takes one

@@ -150,8 +150,8 @@ func (g *Genesis) Validate() error {
 	}
 	seen := map[string]bool{}
 	for i, m := range g.Members {
-		if m.Name == "" || seen[m.Name] {
-			return bad("member %d: name empty or repeated", i)
+		if m.Name == "" || seen[m.Name] || strings.HasPrefix(m.Name, "@") {
+			return bad("member %d: name empty, repeated or starting with @ (reserved)", i)
 		}
 		seen[m.Name] = true
 		if !roles[m.Role] {

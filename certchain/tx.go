@@ -74,7 +74,16 @@ type Tx struct {
 	Address   string // the node's Raft address (node-add)
 	API       string // the node's API base URL (node-add)
 	Replica   bool   // a non-voting read replica (node-add)
+	// Proof is the certificate owner's signed request (revoke, suspend,
+	// resume with Submitter OwnerSubmitter): a JWS the certificate's own
+	// key signed (see validator's owner proof).
+	Proof []byte
 }
+
+// OwnerSubmitter is the Submitter of a transaction the owner of the target
+// certificate authorizes with a Proof signed by the certificate's key,
+// rather than a member. No member may be named so.
+const OwnerSubmitter = "@owner"
 
 // Field tags of the Tx encoding (part of the wire format).
 const (
@@ -89,6 +98,7 @@ const (
 	txTagAddress   = 9
 	txTagAPI       = 10
 	txTagReplica   = 11
+	txTagProof     = 12
 )
 
 // Encode returns the canonical encoding of t.
@@ -109,6 +119,7 @@ func (t *Tx) Encode() []byte {
 	if t.Replica {
 		w.u8(txTagReplica, 1)
 	}
+	w.bytes(txTagProof, t.Proof)
 	return w.buf
 }
 
@@ -178,6 +189,8 @@ func (t *Tx) setField(tag uint64, v []byte) (err error) {
 			err = fmt.Errorf("%w: field %d must be 1", ErrInvalid, tag)
 		}
 		t.Replica = true
+	case txTagProof:
+		t.Proof, err = decodeBytes(tag, v)
 	default:
 		err = fmt.Errorf("%w: unknown field %d", ErrInvalid, tag)
 	}

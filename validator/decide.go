@@ -76,6 +76,9 @@ func DecideErr(tx *certchain.Tx, txID certchain.Hash, pre *Cert, opts *Options, 
 	if !ok {
 		return verdict(nil, ruleErr(RuleTxType, fmt.Sprintf("unknown transaction type %s", tx.Type)))
 	}
+	if len(tx.Proof) > 0 && tx.Type != certchain.TxRevoke && tx.Type != certchain.TxSuspend && tx.Type != certchain.TxResume {
+		return verdict(nil, ruleErr(RuleOwnerProof, fmt.Sprintf("a %s transaction carries no owner proof", tx.Type)))
+	}
 	eff, v, err := verdict(handle(d))
 	if v.Code == certchain.Accepted {
 		eff.Nodes, eff.Keys = d.nodes, d.keys

@@ -41,6 +41,8 @@ const (
 	RuleState             = "state"              // ErrConflict
 	RuleKeyBlocked        = "key-blocked"        // ErrConflict
 	RuleNamespace         = "namespace"          // ErrUnauthorized
+	RuleOwnerProof        = "owner-proof"        // ErrUnauthorized
+	RuleReplay            = "replay"             // ErrConflict
 	RuleTooMany           = "too-many"           // ErrInvalid
 )
 
@@ -57,6 +59,8 @@ var ruleKinds = map[string]error{
 	RuleState:             certchain.ErrConflict,
 	RuleKeyBlocked:        certchain.ErrConflict,
 	RuleNamespace:         certchain.ErrUnauthorized,
+	RuleOwnerProof:        certchain.ErrUnauthorized,
+	RuleReplay:            certchain.ErrConflict,
 }
 
 // RuleError is a rejection by one named rule.

@@ -9,6 +9,10 @@ import (
 // changeStatus decides revoke, suspend and resume (DESIGN.md "revoke",
 // "suspend / resume"; RFC 5280 §5.3.1 for reasons):
 //
+//   - a transaction of the certificate's owner (Submitter
+//     certchain.OwnerSubmitter) carries a request signed with the
+//     certificate's own key ("owner-proof", "replay": see OwnerRequest);
+//     otherwise:
 //   - the submitter is a member ("not-member"): the record's submitter,
 //     the CA member it chains to, or an admin ("unauthorized"); for
 //     suspend and resume also an operator whose namespace holds the
@@ -20,6 +24,22 @@ import (
 //     suspended -> good; good, suspended or superseded -> revoked, which
 //     is terminal.
 func (d *decision) changeStatus() ([]*certchain.Record, error) {
+	if d.tx.Submitter == certchain.OwnerSubmitter {
+		r, err := d.target()
+		if err == nil {
+			err = d.ownerProof(r)
+		}
+		if err == nil {
+			err = d.transition(r)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []*certchain.Record{r}, nil
+	}
+	if len(d.tx.Proof) > 0 {
+		return nil, ruleErr(RuleOwnerProof, "a member's transaction carries no owner proof")
+	}
 	m, err := d.member()
 	if err != nil {
 		return nil, err

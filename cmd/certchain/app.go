@@ -91,7 +91,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	srv := api.New(a.Node, a.Node.State(), reg)
 	srv.Logger, srv.NodeCA = a.Logger, a.creds.nodeCA
-	srv.Limits.Publishes = a.Config.MaxPublishes
+	srv.Limits.Publishes, srv.Limits.MemberRate, srv.Limits.MemberBurst = a.Config.MaxPublishes, a.Config.MemberRate, a.Config.MemberBurst
 	srv.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	srv.OCSP, srv.ResponderPEM, srv.OCSPURLs = responder, responder.ResponderPEM(), a.ocspURLs()
 	if a.acme, err = a.startACME(reg); err != nil {

@@ -79,6 +79,11 @@ type Config struct {
 	// MaxPublishes bounds publish requests and streams this node handles
 	// at once; beyond it they are answered 429 with Retry-After. Zero: 16.
 	MaxPublishes int `json:"max_publishes"`
+	// MemberRate bounds each member's write requests per second on this
+	// node (bursts of MemberBurst); beyond it 429 with Retry-After.
+	// Zero: 50 and 100.
+	MemberRate  float64 `json:"member_rate"`
+	MemberBurst int     `json:"member_burst"`
 	// Genesis is the path of the network's genesis.json. Empty: development
 	// mode, a network generated on first start in DataDir/network.
 	Genesis string `json:"genesis"`
@@ -232,6 +237,8 @@ func bindFlags(fs *flag.FlagSet, c *Config) {
 	fs.Float64Var(&c.OCSPNonceRate, "ocsp-nonce-rate", c.OCSPNonceRate, "signatures/s for OCSP nonce requests (default 1000; negative: none)")
 	fs.IntVar(&c.MaxPending, "max-pending", c.MaxPending, "transactions waiting for a block before writes get 503 (default 50000)")
 	fs.IntVar(&c.MaxPublishes, "max-publishes", c.MaxPublishes, "publish requests handled at once before 429 (default 16)")
+	fs.Float64Var(&c.MemberRate, "member-rate", c.MemberRate, "write requests per second per member before 429 (default 50)")
+	fs.IntVar(&c.MemberBurst, "member-burst", c.MemberBurst, "burst of write requests per member (default 100)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.ACMECACert, "acme-ca-cert", c.ACMECACert, "ACME issuing CA certificate (PEM) of a CA member")
 	fs.StringVar(&c.ACMECAKey, "acme-ca-key", c.ACMECAKey, "ACME issuing CA key (PEM)")
@@ -292,7 +299,7 @@ func applyEnv(c *Config, env func(string) string) error {
 		}
 	}
 	ints := map[string]*int{"max_pending": &c.MaxPending, "max_publishes": &c.MaxPublishes, "ocsp_cache": &c.OCSPCache,
-		"acme_http_port": &c.ACMEHTTPPort, "acme_tls_port": &c.ACMETLSPort}
+		"acme_http_port": &c.ACMEHTTPPort, "acme_tls_port": &c.ACMETLSPort, "member_burst": &c.MemberBurst}
 	for name, p := range ints {
 		key := "CERTCHAIN_" + strings.ToUpper(name)
 		if v := env(key); v != "" {
@@ -301,6 +308,17 @@ func applyEnv(c *Config, env func(string) string) error {
 				return fmt.Errorf("config: %s: %w", key, err)
 			}
 			*p = n
+		}
+	}
+	floats := map[string]*float64{"member_rate": &c.MemberRate, "ocsp_nonce_rate": &c.OCSPNonceRate}
+	for name, p := range floats {
+		key := "CERTCHAIN_" + strings.ToUpper(name)
+		if v := env(key); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return fmt.Errorf("config: %s: %w", key, err)
+			}
+			*p = f
 		}
 	}
 	return nil

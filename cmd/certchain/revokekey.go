@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/certchain/certchain/api"
 	"github.com/certchain/certchain/certchain"
+	"github.com/cloudflare/cfssl/helpers"
 )
 
 // runRevokeKey revokes a public key: every certificate on the ledger that
@@ -77,7 +77,11 @@ func keyHashOf(arg string) (string, error) {
 		case "PUBLIC KEY":
 			spki = blk.Bytes
 		case "PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY":
-			if spki, err = publicKeyOfPrivate(blk); err != nil {
+			key, err := helpers.ParsePrivateKeyPEM(pem.EncodeToMemory(blk))
+			if err == nil {
+				spki, err = x509.MarshalPKIXPublicKey(key.Public())
+			}
+			if err != nil {
 				return "", fmt.Errorf("%s: %w", arg, err)
 			}
 		default:
@@ -86,26 +90,4 @@ func keyHashOf(arg string) (string, error) {
 		return certchain.Sum(spki).String(), nil
 	}
 	return "", fmt.Errorf("%s: no certificate or key PEM block", arg)
-}
-
-// publicKeyOfPrivate returns the SubjectPublicKeyInfo of a PEM private key.
-func publicKeyOfPrivate(blk *pem.Block) ([]byte, error) {
-	var key any
-	var err error
-	switch blk.Type {
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(blk.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
-	default:
-		key, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-	}
-	if err != nil {
-		return nil, err
-	}
-	signer, ok := key.(interface{ Public() crypto.PublicKey })
-	if !ok {
-		return nil, errors.New("unsupported private key")
-	}
-	return x509.MarshalPKIXPublicKey(signer.Public())
 }

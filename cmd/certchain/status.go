@@ -2,6 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,6 +18,9 @@ import (
 
 	"github.com/certchain/certchain/api"
 	"github.com/certchain/certchain/certchain"
+	"github.com/certchain/certchain/validator"
+	"github.com/cloudflare/cfssl/helpers"
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 var hexID = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
@@ -107,15 +115,23 @@ func statusCommand(action string) func(context.Context, *env, []string) error {
 		var co clientOptions
 		co.bind(fs, e.getenv)
 		reason := fs.String("reason", "unspecified", "RFC 5280 reason (revoke only): keyCompromise, cessationOfOperation, ...")
+		ownerKey := fs.String("owner-key", "", "act as the certificate's owner: sign the request with this private key (PEM) instead of a member certificate")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
 		if fs.NArg() != 1 {
-			return fmt.Errorf("usage: certchain %s ID|FILE", action)
+			return fmt.Errorf("usage: certchain %s ID|FILE [--owner-key KEY]", action)
 		}
 		id, err := certID(fs.Arg(0))
 		if err != nil {
 			return err
+		}
+		if *ownerKey != "" {
+			proof, err := ownerProof(ctx, &co, action, id, *reason, *ownerKey)
+			if err != nil {
+				return err
+			}
+			return sendTx(ctx, e, &co, "/v1/certificates/"+id+"/"+action, "application/jose+json", proof)
 		}
 		body := "{}"
 		if action == "revoke" {
@@ -124,6 +140,73 @@ func statusCommand(action string) func(context.Context, *env, []string) error {
 		}
 		return sendTx(ctx, e, &co, "/v1/certificates/"+id+"/"+action, "application/json", body)
 	}
+}
+
+// ownerProof makes the owner's signed request (validator.OwnerRequest, a
+// compact JWS) to act on certificate id: it reads the certificate's
+// current status height from the node, which makes the request good once.
+func ownerProof(ctx context.Context, co *clientOptions, action, id, reason, keyFile string) (string, error) {
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return "", err
+	}
+	key, err := helpers.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", keyFile, err)
+	}
+	nv, err := fetchNetwork(ctx, co)
+	if err != nil {
+		return "", err
+	}
+	c, err := co.client()
+	if err != nil {
+		return "", err
+	}
+	var st statusLine
+	if err := c.Do(ctx, "GET", "/v1/certificates/"+id+"/status", "", nil, &st); err != nil {
+		return "", err
+	}
+	req := validator.OwnerRequest{Network: nv.NetworkID, Action: action, Certificate: id, StatusHeight: st.StatusHeight}
+	if action == "revoke" {
+		r, err := certchain.ParseReason(reason)
+		if err != nil {
+			return "", err
+		}
+		req.Reason = r.String()
+	}
+	payload, err := json.Marshal(req)
+	if err != nil {
+		return "", err
+	}
+	alg, err := josAlg(key)
+	if err != nil {
+		return "", err
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, nil)
+	if err != nil {
+		return "", err
+	}
+	obj, err := signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return obj.CompactSerialize()
+}
+
+// josAlg is the JWS algorithm of an owner's key.
+func josAlg(key crypto.Signer) (jose.SignatureAlgorithm, error) {
+	switch k := key.Public().(type) {
+	case *ecdsa.PublicKey:
+		if k.Curve == elliptic.P384() {
+			return jose.ES384, nil
+		}
+		return jose.ES256, nil
+	case ed25519.PublicKey:
+		return jose.EdDSA, nil
+	case *rsa.PublicKey:
+		return jose.RS256, nil
+	}
+	return "", fmt.Errorf("unsupported owner key %T", key.Public())
 }
 
 func runRenew(ctx context.Context, e *env, args []string) error {

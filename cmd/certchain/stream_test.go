@@ -217,3 +217,42 @@ func metricValue(t *testing.T, a *App, sample string) float64 {
 	}
 	return 0
 }
+
+// TestMemberRateLimit: a member that sends writes faster than its budget
+// gets 429 with a Retry-After of when its next request is allowed, other
+// members are not held back, and the Go client waits and gets through.
+func TestMemberRateLimit(t *testing.T) {
+	dir := t.TempDir()
+	a := startAppWith(t, dir, func(c *Config) { c.MemberRate, c.MemberBurst = 0.5, 2 })
+	certs := devicePEMs(t, a.Network.Genesis.NetworkID, 4)
+	vendor := httpsClient(t, a, "vendor")
+	post := func(c *http.Client, body string) *http.Response {
+		t.Helper()
+		r, err := c.Post(a.HTTPSURL+"/v1/certificates", "application/x-pem-file", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r
+	}
+	for i := range 2 { // the burst
+		if r := post(vendor, certs[i]); r.StatusCode != http.StatusOK {
+			t.Fatalf("write %d within the burst: %s", i, r.Status)
+		}
+	}
+	head := a.Node.State().Head()
+	r := post(vendor, certs[2])
+	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") != "2" {
+		t.Fatalf("write beyond the budget: %s, Retry-After %q (want 429, 2)", r.Status, r.Header.Get("Retry-After"))
+	}
+	if h := a.Node.State().Head(); h.Height != head.Height {
+		t.Fatalf("a throttled write moved the ledger from %d to %d", head.Height, h.Height)
+	}
+	if r := post(httpsClient(t, a, "admin"), certs[3]); r.StatusCode != http.StatusOK {
+		t.Fatalf("another member while the vendor is throttled: %s", r.Status)
+	}
+	c := memberClient(t, dir)
+	if resp, err := c.Publish(context.Background(), []byte(certs[2])); err != nil || resp.Published != 1 {
+		t.Fatalf("the Go client after Retry-After: %+v %v", resp, err)
+	}
+}
