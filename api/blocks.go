@@ -120,16 +120,22 @@ type NetworkView struct {
 
 // MemberView is one member as the network view shows it.
 type MemberView struct {
-	Name    string   `json:"name"`
-	Role    string   `json:"role"`
-	CACerts []string `json:"ca_certs,omitempty"`
+	Name      string               `json:"name"`
+	Role      string               `json:"role"`
+	CACerts   []string             `json:"ca_certs,omitempty"`
+	Namespace *certchain.Namespace `json:"namespace,omitempty"`
 }
 
 func (s *Server) network(w http.ResponseWriter, _ *http.Request) {
-	g := s.Reader.Genesis()
-	v := NetworkView{NetworkID: g.NetworkID, NetworkIDOID: g.NetworkIDOID, GenesisHash: g.Hash().String(), Policy: g.Policy, OCSPURLs: s.OCSPURLs}
+	g := s.Reader.Genesis() // with the current members
+	b0, err := s.Reader.Block(0)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	v := NetworkView{NetworkID: g.NetworkID, NetworkIDOID: g.NetworkIDOID, GenesisHash: b0.Header.TxRoot.String(), Policy: g.Policy, OCSPURLs: s.OCSPURLs}
 	for _, m := range g.Members {
-		v.Members = append(v.Members, MemberView{Name: m.Name, Role: string(m.Role), CACerts: m.CACerts})
+		v.Members = append(v.Members, MemberView{Name: m.Name, Role: string(m.Role), CACerts: m.CACerts, Namespace: m.Namespace})
 	}
 	writeJSON(w, http.StatusOK, v)
 }

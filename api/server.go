@@ -2,6 +2,7 @@ package api
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"context"
 	"crypto/sha256"
@@ -122,9 +123,9 @@ type Server struct {
 	// Now is the clock used for derived statuses (expired). Nil: time.Now.
 	Now func() time.Time
 
-	members  map[[32]byte]string // identity certificate SHA-256 -> member
-	limiters sync.Map            // member -> *rate.Limiter (Limits.MemberRate)
-	admitted chan struct{}       // publish requests in progress (Limits.Publishes)
+	members  atomic.Pointer[memberIdx] // of the member set last seen
+	limiters sync.Map                  // member -> *rate.Limiter (Limits.MemberRate)
+	admitted chan struct{}             // publish requests in progress (Limits.Publishes)
 	reqs     *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 }
@@ -140,7 +141,6 @@ type Node interface {
 // metrics (nil: none).
 func New(n Node, r Reader, reg prometheus.Registerer) *Server {
 	s := &Server{Writer: n, Reader: r, Cluster: n, NodeID: n.ID(), Limits: DefaultLimits(), Logger: slog.Default(), Now: time.Now}
-	s.members = memberIndex(r.Genesis())
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "certchain_http_requests_total", Help: "HTTP requests by route, method and status code.",
 	}, []string{"route", "method", "code"})
@@ -152,6 +152,26 @@ func New(n Node, r Reader, reg prometheus.Registerer) *Server {
 		reg.MustRegister(s.reqs, s.latency)
 	}
 	return s
+}
+
+// memberIdx maps identity certificate SHA-256 to member name for one
+// member set (the genesis value the node's state returned).
+type memberIdx struct {
+	g     *certchain.Genesis
+	names map[[32]byte]string
+}
+
+// memberByCert names the member whose identity certificate is der, in the
+// current member set (members change by ledger transactions).
+func (s *Server) memberByCert(der []byte) (string, bool) {
+	g := s.Reader.Genesis()
+	idx := s.members.Load()
+	if idx == nil || idx.g != g {
+		idx = &memberIdx{g: g, names: memberIndex(g)}
+		s.members.Store(idx)
+	}
+	name, ok := idx.names[sha256.Sum256(der)]
+	return name, ok
 }
 
 func memberIndex(g *certchain.Genesis) map[[32]byte]string {
@@ -216,6 +236,9 @@ func (s *Server) router() http.Handler {
 		r.Get("/cluster", s.clusterView)
 		r.Post("/cluster/nodes", s.nodeAdd)
 		r.Delete("/cluster/nodes/{id}", s.nodeRemove)
+		r.Get("/members", s.memberList)
+		r.Post("/members", s.memberSet)
+		r.Delete("/members/{name}", s.memberRemove)
 		r.Post("/internal/submit", s.internalSubmit)
 		r.Post("/internal/objects", s.internalObjects)
 	})
@@ -241,7 +264,7 @@ func (s *Server) member(r *http.Request) (string, error) {
 		return "", &reasonError{kind: errNoClientCert, reason: "writes need a member's client certificate over mutual TLS (use the https listener)"}
 	}
 	leaf := r.TLS.PeerCertificates[0]
-	name, ok := s.members[sha256.Sum256(leaf.Raw)]
+	name, ok := s.memberByCert(leaf.Raw)
 	if !ok {
 		return "", &reasonError{kind: certchain.ErrUnauthorized, reason: "client certificate " + subjectOf(leaf) + " is not a member's identity certificate"}
 	}

@@ -150,34 +150,50 @@ func (g *Genesis) Validate() error {
 	}
 	seen := map[string]bool{}
 	for i, m := range g.Members {
-		if m.Name == "" || seen[m.Name] || strings.HasPrefix(m.Name, "@") {
-			return bad("member %d: name empty, repeated or starting with @ (reserved)", i)
+		if seen[m.Name] {
+			return bad("member %d: name %q repeated", i, m.Name)
 		}
 		seen[m.Name] = true
-		if !roles[m.Role] {
-			return bad("member %q: unknown role %q", m.Name, m.Role)
+		if err := m.Validate(); err != nil {
+			return fmt.Errorf("%w: genesis: member %d: %v", ErrInvalid, i, err)
 		}
-		if _, err := CertPEM(m.Cert); err != nil {
-			return bad("member %q: cert: %v", m.Name, err)
+	}
+	return nil
+}
+
+// Validate checks one member: name, role, certificates (which must be PEM;
+// the validator parses them), what only some roles have, and the
+// namespace.
+func (m *Member) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("member %q: %s", m.Name, fmt.Sprintf(format, a...))
+	}
+	if m.Name == "" || strings.HasPrefix(m.Name, "@") || strings.ContainsAny(m.Name, "/\x00") || len(m.Name) > 128 {
+		return bad("name empty, too long, starting with @ (reserved) or holding / or NUL")
+	}
+	if !roles[m.Role] {
+		return bad("unknown role %q", m.Role)
+	}
+	if _, err := CertPEM(m.Cert); err != nil {
+		return bad("cert: %v", err)
+	}
+	if (m.Role == RoleCA) != (len(m.CACerts) > 0) {
+		return bad("ca_certs are required for role ca and only for it")
+	}
+	if len(m.OCSPSigners) > 0 && m.Role != RoleCA {
+		return bad("only a ca member delegates OCSP signing")
+	}
+	if m.Namespace != nil {
+		if m.Role != RoleVendor && m.Role != RoleCA && m.Role != RoleOperator {
+			return bad("only vendor, ca and operator members have a namespace")
 		}
-		if (m.Role == RoleCA) != (len(m.CACerts) > 0) {
-			return bad("member %q: ca_certs are required for role ca and only for it", m.Name)
+		if err := m.Namespace.validate(); err != nil {
+			return bad("%v", err)
 		}
-		if len(m.OCSPSigners) > 0 && m.Role != RoleCA {
-			return bad("member %q: only a ca member delegates OCSP signing", m.Name)
-		}
-		if m.Namespace != nil {
-			if m.Role != RoleVendor && m.Role != RoleCA && m.Role != RoleOperator {
-				return bad("member %q: only vendor, ca and operator members have a namespace", m.Name)
-			}
-			if err := m.Namespace.validate(); err != nil {
-				return bad("member %q: %v", m.Name, err)
-			}
-		}
-		for _, c := range append(append([]string{}, m.CACerts...), m.OCSPSigners...) {
-			if _, err := CertPEM(c); err != nil {
-				return bad("member %q: ca_certs/ocsp_signers: %v", m.Name, err)
-			}
+	}
+	for _, c := range append(append([]string{}, m.CACerts...), m.OCSPSigners...) {
+		if _, err := CertPEM(c); err != nil {
+			return bad("ca_certs/ocsp_signers: %v", err)
 		}
 	}
 	return nil

@@ -28,12 +28,17 @@ const (
 	// Target (SHA-256 of the SubjectPublicKeyInfo) with Reason, and blocks
 	// the key for later publishes and renewals.
 	TxRevokeKey TxType = 8
+	// TxMemberSet adds member Member (its JSON) or replaces the member of
+	// that name (admins only).
+	TxMemberSet TxType = 9
+	// TxMemberRemove removes the member named in Member ({"name":...}).
+	TxMemberRemove TxType = 10
 )
 
 var txTypeNames = map[TxType]string{
 	TxPublish: "publish", TxRenew: "renew", TxRevoke: "revoke",
 	TxSuspend: "suspend", TxResume: "resume", TxNodeAdd: "node-add", TxNodeRemove: "node-remove",
-	TxRevokeKey: "revoke-key",
+	TxRevokeKey: "revoke-key", TxMemberSet: "member-set", TxMemberRemove: "member-remove",
 }
 
 // String returns the lowercase name used in the API and in metrics.
@@ -57,6 +62,8 @@ func (t TxType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
 //	node-add     Node, Address, API, Replica
 //	node-remove  Node
 //	revoke-key   Target (the key's SPKI SHA-256), Reason
+//	member-set   Member (JSON of a Member)
+//	member-remove  Member ({"name": …})
 //
 // Submitter is the name of the member on whose behalf the transaction was
 // submitted. Time is the entry node's clock when it accepted the request;
@@ -78,6 +85,8 @@ type Tx struct {
 	// resume with Submitter OwnerSubmitter): a JWS the certificate's own
 	// key signed (see validator's owner proof).
 	Proof []byte
+	// Member is the JSON of a Member (member-set, member-remove).
+	Member []byte
 }
 
 // OwnerSubmitter is the Submitter of a transaction the owner of the target
@@ -99,6 +108,7 @@ const (
 	txTagAPI       = 10
 	txTagReplica   = 11
 	txTagProof     = 12
+	txTagMember    = 13
 )
 
 // Encode returns the canonical encoding of t.
@@ -120,6 +130,7 @@ func (t *Tx) Encode() []byte {
 		w.u8(txTagReplica, 1)
 	}
 	w.bytes(txTagProof, t.Proof)
+	w.bytes(txTagMember, t.Member)
 	return w.buf
 }
 
@@ -191,6 +202,8 @@ func (t *Tx) setField(tag uint64, v []byte) (err error) {
 		t.Replica = true
 	case txTagProof:
 		t.Proof, err = decodeBytes(tag, v)
+	case txTagMember:
+		t.Member, err = decodeBytes(tag, v)
 	default:
 		err = fmt.Errorf("%w: unknown field %d", ErrInvalid, tag)
 	}

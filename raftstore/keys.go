@@ -44,6 +44,9 @@ var (
 	// prefixBlocked + SPKI SHA-256 (32) -> BlockedKey encoding: revoked
 	// public keys.
 	prefixBlocked = []byte("x/")
+	// prefixMember + name -> MemberRecord encoding: the ledger's changes
+	// to the genesis member set.
+	prefixMember = []byte("mb/")
 	// prefixObject + key -> version (8 BE: the Raft index that wrote it)
 	// + value: replicated objects (objects.go), outside the ledger proper.
 	prefixObject = []byte("a/")
@@ -73,6 +76,7 @@ func identityKey(identity string) []byte {
 func blockedKey(h certchain.Hash) []byte {
 	return append(withPrefix(prefixBlocked, len(h)), h[:]...)
 }
+func memberKey(name string) []byte   { return append(withPrefix(prefixMember, len(name)), name...) }
 func nodeKey(id string) []byte       { return append(withPrefix(prefixNode, len(id)), id...) }
 func txKey(id certchain.Hash) []byte { return append(withPrefix(prefixTx, len(id)), id[:]...) }
 

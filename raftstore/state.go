@@ -18,8 +18,13 @@ import (
 // head and the last applied Raft index. Apply is called by one goroutine at
 // a time (the FSM); every read method is safe for concurrent use.
 type State struct {
-	db      *badger.DB
-	genesis *certchain.Genesis
+	db *badger.DB
+	// origin is the founding genesis (its hash is block 0's); members
+	// are its founders with the ledger's member records applied, and
+	// verify holds that set's CA anchors. Both change only between blocks
+	// (see setMembers), under mu.
+	origin  *certchain.Genesis
+	members *certchain.Genesis
 	verify  *verifier
 
 	// checked holds certificates the edge verified for transactions now
@@ -60,7 +65,7 @@ func OpenState(db *badger.DB, g *certchain.Genesis) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &State{db: db, genesis: g, verify: v, changed: make(chan struct{})}
+	s := &State{db: db, origin: g, members: g, verify: v, changed: make(chan struct{})}
 	if err := s.init(); err != nil {
 		return nil, err
 	}
@@ -74,7 +79,7 @@ func (s *State) init() error {
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
 			return err
 		}
-		h := s.genesis.Header()
+		h := s.origin.Header()
 		blk := certchain.Block{Header: h}
 		if err := txn.Set(blockKey(0), blk.Encode()); err != nil {
 			return err
@@ -90,7 +95,7 @@ func (s *State) load() error {
 		if err != nil {
 			return fmt.Errorf("read genesis block: %w", err)
 		}
-		if want := s.genesis.Hash(); g.Header.TxRoot != want {
+		if want := s.origin.Hash(); g.Header.TxRoot != want {
 			return fmt.Errorf("%w: data directory belongs to another network (genesis %s, configured %s)",
 				certchain.ErrConflict, g.Header.TxRoot, want)
 		}
@@ -106,6 +111,9 @@ func (s *State) load() error {
 		if ab, err := getValue(txn, keyApplied); err == nil && len(ab) == 8 {
 			applied = binary.BigEndian.Uint64(ab)
 		}
+		if err := s.loadMembers(txn); err != nil {
+			return fmt.Errorf("members: %w", err)
+		}
 		s.mu.Lock()
 		s.head, s.applied = head, applied
 		s.mu.Unlock()
@@ -113,8 +121,52 @@ func (s *State) load() error {
 	})
 }
 
-// Genesis returns the network's genesis document.
-func (s *State) Genesis() *certchain.Genesis { return s.genesis }
+// Genesis returns the network's genesis document with the current member
+// set: the founders with the ledger's member changes applied.
+func (s *State) Genesis() *certchain.Genesis {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.members
+}
+
+// memberSet returns the current members and their verifier.
+func (s *State) memberSet() (*certchain.Genesis, *verifier) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.members, s.verify
+}
+
+// loadMembers rebuilds the member set from the ledger's member records.
+func (s *State) loadMembers(txn *badger.Txn) error {
+	var recs []*certchain.MemberRecord
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixMember, PrefetchValues: true})
+	defer it.Close()
+	for it.Seek(prefixMember); it.ValidForPrefix(prefixMember); it.Next() {
+		b, err := it.Item().ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		r, err := certchain.DecodeMemberRecord(b)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, r)
+	}
+	return s.setMembers(s.origin.WithMembers(recs))
+}
+
+// setMembers makes g's members the current set: decisions of later blocks
+// (and prechecks) use it.
+func (s *State) setMembers(g *certchain.Genesis) error {
+	v, err := newVerifier(g)
+	if err != nil {
+		return fmt.Errorf("member set: %w", err)
+	}
+	s.mu.Lock()
+	s.members, s.verify = g, v
+	s.mu.Unlock()
+	return nil
+}
 
 // AppliedIndex returns the Raft index of the last applied entry.
 func (s *State) AppliedIndex() uint64 {
@@ -153,6 +205,13 @@ func (s *State) Apply(index uint64, p *certchain.Proposal, ids []certchain.Hash)
 	}
 	if err := txn.Commit(); err != nil {
 		return nil, fmt.Errorf("commit block %d: %w", blk.Header.Height, err)
+	}
+	if len(d.eff.Members) > 0 {
+		// The next block decides with the changed members (rebuilt from
+		// every record, so the set is the same after a restart).
+		if err := s.db.View(s.loadMembers); err != nil {
+			return nil, err
+		}
 	}
 	s.advance(blk.Header, index)
 	types := make([]certchain.TxType, len(p.Txs))
@@ -199,8 +258,9 @@ const (
 // accepted effects into txn. pre holds certificates checked before (nil
 // entries are checked here, and filled in).
 func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash, pre []*validator.Cert, height uint64, at time.Time, ix indexing) (decided, error) {
-	opts := s.verify.options(at)
-	d := decided{verdicts: make([]certchain.Verdict, len(txs)), checked: s.verify.checkAll(txs, pre, opts)}
+	g, verify := s.memberSet()
+	opts := verify.options(at)
+	d := decided{verdicts: make([]certchain.Verdict, len(txs)), checked: verify.checkAll(txs, pre, opts)}
 	view := &txnView{txn: txn}
 	for i := range txs {
 		if dup, err := view.hasTx(ids[i]); err != nil {
@@ -213,7 +273,7 @@ func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash
 		// its rule order holds: membership and idempotency come first. Only
 		// a certificate the edge refused, so never in a healthy block, is
 		// verified twice.
-		eff, v, err := validator.DecideErr(&txs[i], ids[i], pre[i], opts, s.genesis, view, height)
+		eff, v, err := validator.DecideErr(&txs[i], ids[i], pre[i], opts, g, view, height)
 		if err != nil {
 			return d, err
 		}
@@ -226,6 +286,7 @@ func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash
 		}
 		d.eff.Records = append(d.eff.Records, eff.Records...)
 		d.eff.Nodes = append(d.eff.Nodes, eff.Nodes...)
+		d.eff.Members = append(d.eff.Members, eff.Members...)
 	}
 	return d, nil
 }
@@ -395,6 +456,11 @@ func writeEffect(txn *badger.Txn, view *txnView, eff validator.Effect, ix indexi
 	for _, k := range eff.Keys {
 		if err := txn.Set(blockedKey(k.KeyHash), k.Encode()); err != nil {
 			return fmt.Errorf("blocked key %s: %w", k.KeyHash, err)
+		}
+	}
+	for _, m := range eff.Members {
+		if err := txn.Set(memberKey(m.Name), m.Encode()); err != nil {
+			return fmt.Errorf("member %s: %w", m.Name, err)
 		}
 	}
 	return nil

@@ -38,6 +38,7 @@ type Effect struct {
 	Records []*certchain.Record
 	Nodes   []*certchain.NodeRecord
 	Keys    []*certchain.BlockedKey
+	Members []*certchain.MemberRecord
 }
 
 // Decide verifies tx against state and returns its effect and verdict; see
@@ -81,20 +82,22 @@ func DecideErr(tx *certchain.Tx, txID certchain.Hash, pre *Cert, opts *Options, 
 	}
 	eff, v, err := verdict(handle(d))
 	if v.Code == certchain.Accepted {
-		eff.Nodes, eff.Keys = d.nodes, d.keys
+		eff.Nodes, eff.Keys, eff.Members = d.nodes, d.keys, d.members
 	}
 	return eff, v, err
 }
 
 var handlers = map[certchain.TxType]func(*decision) ([]*certchain.Record, error){
-	certchain.TxPublish:    (*decision).publish,
-	certchain.TxRenew:      (*decision).renew,
-	certchain.TxRevoke:     (*decision).changeStatus,
-	certchain.TxSuspend:    (*decision).changeStatus,
-	certchain.TxResume:     (*decision).changeStatus,
-	certchain.TxNodeAdd:    (*decision).nodeAdd,
-	certchain.TxNodeRemove: (*decision).nodeRemove,
-	certchain.TxRevokeKey:  (*decision).revokeKey,
+	certchain.TxPublish:      (*decision).publish,
+	certchain.TxRenew:        (*decision).renew,
+	certchain.TxRevoke:       (*decision).changeStatus,
+	certchain.TxSuspend:      (*decision).changeStatus,
+	certchain.TxResume:       (*decision).changeStatus,
+	certchain.TxNodeAdd:      (*decision).nodeAdd,
+	certchain.TxNodeRemove:   (*decision).nodeRemove,
+	certchain.TxRevokeKey:    (*decision).revokeKey,
+	certchain.TxMemberSet:    (*decision).memberSet,
+	certchain.TxMemberRemove: (*decision).memberRemove,
 }
 
 // unchangedError reports a transaction already in effect.
@@ -119,16 +122,17 @@ func verdict(recs []*certchain.Record, err error) (Effect, certchain.Verdict, er
 
 // decision is one transaction being decided.
 type decision struct {
-	tx     *certchain.Tx
-	txID   certchain.Hash
-	pre    *Cert
-	opts   *Options
-	g      *certchain.Genesis
-	view   View
-	height uint64
-	at     time.Time
-	nodes  []*certchain.NodeRecord // node records an accepted node transaction writes
-	keys   []*certchain.BlockedKey // the key an accepted revoke-key blocks
+	tx      *certchain.Tx
+	txID    certchain.Hash
+	pre     *Cert
+	opts    *Options
+	g       *certchain.Genesis
+	view    View
+	height  uint64
+	at      time.Time
+	nodes   []*certchain.NodeRecord   // node records an accepted node transaction writes
+	keys    []*certchain.BlockedKey   // the key an accepted revoke-key blocks
+	members []*certchain.MemberRecord // the member change an accepted member transaction makes
 }
 
 // member returns the submitter's genesis membership.

@@ -43,6 +43,7 @@ const (
 	RuleNamespace         = "namespace"          // ErrUnauthorized
 	RuleOwnerProof        = "owner-proof"        // ErrUnauthorized
 	RuleReplay            = "replay"             // ErrConflict
+	RuleMember            = "member"             // ErrInvalid
 	RuleTooMany           = "too-many"           // ErrInvalid
 )
 

@@ -19,7 +19,7 @@ var validNodeID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // same node with the same addresses again is Unchanged, so re-running a
 // join is safe; a removed node comes back only by an explicit add.
 func (d *decision) nodeAdd() ([]*certchain.Record, error) {
-	if err := d.admin(); err != nil {
+	if _, err := d.admin(); err != nil {
 		return nil, err
 	}
 	t := d.tx
@@ -41,7 +41,7 @@ func (d *decision) nodeAdd() ([]*certchain.Record, error) {
 // ledger never recorded (the one that founded the cluster) can be removed
 // too; removing a removed node is Unchanged.
 func (d *decision) nodeRemove() ([]*certchain.Record, error) {
-	if err := d.admin(); err != nil {
+	if _, err := d.admin(); err != nil {
 		return nil, err
 	}
 	if !validNodeID.MatchString(d.tx.Node) {
@@ -62,15 +62,17 @@ func (d *decision) nodeRemove() ([]*certchain.Record, error) {
 	return nil, nil
 }
 
-func (d *decision) admin() error {
+// admin returns the submitter, who must be an admin ("role"): admins
+// govern the validator set and the members.
+func (d *decision) admin() (*certchain.Member, error) {
 	m, err := d.member()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if m.Role != certchain.RoleAdmin {
-		return ruleErr(RuleRole, fmt.Sprintf("only an admin changes the validator set; %s is %s", m.Name, m.Role))
+		return nil, ruleErr(RuleRole, fmt.Sprintf("only an admin changes the validator set or the members; %s is %s", m.Name, m.Role))
 	}
-	return nil
+	return m, nil
 }
 
 // node returns the ledger's record of the transaction's node, nil if none.

@@ -41,6 +41,7 @@ func commands() []command {
 		{"renew", "renew OLD NEW: publish NEW as the successor of OLD", runRenew},
 		{"revoke-key", "revoke-key KEYHASH|FILE [--reason R]: revoke every certificate with a key and block the key", runRevokeKey},
 		{"ledger", "ledger audit [--data DIR | --url URL] | head | compare URL...: check the chain, compare nodes", runLedger},
+		{"member", "member list | add NAME --role R --identity FILE [namespace flags] | remove NAME: the members (admin)", runMember},
 		{"cluster", "cluster status | add ID RAFT API [--replica] | remove ID: the validator set (admin)", runCluster},
 	}
 }
