@@ -34,6 +34,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		forwarded: prometheus.NewCounter(prometheus.CounterOpts{Name: "certchain_acme_forwarded_total",
 			Help: "ACME requests forwarded to the node that issued their nonce."}),
 	}
+	// Known series start at zero, so dashboards and alerts see them
+	// before the first order.
+	for _, e := range []string{"created", statusValid, statusInvalid} {
+		m.orders.WithLabelValues(e)
+	}
+	for _, t := range []string{ChallengeHTTP01, ChallengeTLSALPN01, ChallengeDNS01} {
+		m.challenges.WithLabelValues(t, statusValid)
+	}
+	for t := range problemStatus {
+		m.problems.WithLabelValues(t.Name())
+	}
 	if reg != nil {
 		reg.MustRegister(m.accounts, m.orders, m.challenges, m.validation, m.issuance, m.revocations, m.problems, m.forwarded)
 	}
