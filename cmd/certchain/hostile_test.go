@@ -96,6 +96,7 @@ func TestConsortiumHostile(t *testing.T) {
 		{"device revoking another device's certificate", http.DefaultClient, "/v1/certificates/" + theirsID + "/revoke", jose, ownerRequest("revoke", theirsID, mineKey), 403, "unauthorized"},
 		{"certificate made for another network", vendor, "/v1/certificates", "application/x-pem-file", pki.EncodeCertPEM(foreignNet), 200, "rejected:network-id"},
 		{"CA member publishing another CA's certificate", httpsClient(t, a, "ca"), "/v1/certificates", "application/x-pem-file", pki.EncodeCertPEM(outsiderLeaf(t)), 200, "rejected:chain"},
+		{"non-admin adding a member", vendor, "/v1/members", "application/json", memberJSON(t, "mallory", "admin"), 403, "unauthorized"},
 		{"non-admin adding a validator", vendor, "/v1/cluster/nodes", "application/json", []byte(`{"id":"evil","raft_address":"127.0.0.1:1","api":"https://127.0.0.1:2"}`), 403, "unauthorized"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,6 +138,17 @@ func TestConsortiumHostile(t *testing.T) {
 	if h := a.Node.State().Head(); h.Height != head.Height {
 		t.Fatalf("the replay moved the ledger from %d to %d", head.Height, h.Height)
 	}
+}
+
+// memberJSON is the body of POST /v1/members for a new member with a
+// fresh identity certificate.
+func memberJSON(t *testing.T, name, role string) []byte {
+	certFile, _ := identity(t, name)
+	b, err := json.Marshal(certchain.Member{Name: name, Role: certchain.Role(role), Cert: string(readFile(t, certFile))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // outsiderLeaf is a TLS leaf signed by a CA that is no member's.
