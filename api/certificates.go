@@ -204,6 +204,11 @@ func (s *Server) submitOne(r *http.Request, tx *certchain.Tx) (raftstore.Result,
 		if tx.Submitter, err = s.member(r); err != nil {
 			return raftstore.Result{}, err
 		}
+	} else if wait := s.throttle(certchain.OwnerSubmitter); wait > 0 {
+		// Owners are anonymous until the ledger checks their signature:
+		// they share one budget per node.
+		return raftstore.Result{}, &reasonError{kind: errTooMany, after: wait,
+			reason: fmt.Sprintf("more than %g owner-signed requests per second reach this node; retry later", s.Limits.MemberRate)}
 	}
 	results, err := s.submit(r.Context(), []certchain.Tx{*tx})
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/certchain/certchain/api"
 	apiclient "github.com/certchain/certchain/api/client"
+	"github.com/certchain/certchain/certchain"
+	"github.com/certchain/certchain/internal/pki"
 )
 
 // memberClient is the Go client of the node in dir, as the profile's
@@ -254,5 +256,33 @@ func TestMemberRateLimit(t *testing.T) {
 	c := memberClient(t, dir)
 	if resp, err := c.Publish(context.Background(), []byte(certs[2])); err != nil || resp.Published != 1 {
 		t.Fatalf("the Go client after Retry-After: %+v %v", resp, err)
+	}
+
+	// Owner-signed requests share one budget per node.
+	der, key, err := pki.NewDevice(pki.DeviceOptions{NetworkID: a.Network.Genesis.NetworkID, Organization: "vendor", CommonName: "owned"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, _ := pki.EncodeKeyPEM(key)
+	keyFile := filepath.Join(t.TempDir(), "owned.key")
+	writeFile(t, keyFile, keyPEM)
+	if r := post(httpsClient(t, a, "admin"), string(pki.EncodeCertPEM(der))); r.StatusCode != http.StatusOK {
+		t.Fatalf("publish: %s", r.Status)
+	}
+	id := certchain.Sum(der).String()
+	anon := httpsClient(t, a, "")
+	for i, action := range []string{"suspend", "resume", "suspend"} {
+		proof, err := ownerProof(context.Background(), &clientOptions{data: dir}, action, id, "", keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := anon.Post(a.HTTPSURL+"/v1/certificates/"+id+"/"+action, "application/jose+json", strings.NewReader(proof))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if want := map[bool]int{true: http.StatusOK, false: http.StatusTooManyRequests}[i < 2]; r.StatusCode != want || (i == 2 && r.Header.Get("Retry-After") == "") {
+			t.Fatalf("owner request %d (%s): %s, want %d with Retry-After on 429", i, action, r.Status, want)
+		}
 	}
 }
