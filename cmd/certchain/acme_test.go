@@ -21,6 +21,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +31,7 @@ import (
 	"time"
 
 	"github.com/certchain/certchain/internal/dnstest"
+	"github.com/certchain/certchain/internal/pki"
 	jose "github.com/go-jose/go-jose/v4"
 	xacme "golang.org/x/crypto/acme"
 	"golang.org/x/crypto/ocsp"
@@ -546,4 +549,45 @@ func checkIssued(t *testing.T, a *App, leaf *x509.Certificate, chain []*x509.Cer
 	if r := ocspOf(t, a, leaf, a.Network.MemberCA); r.Status != ocsp.Good {
 		t.Fatalf("OCSP status %d, want good", r.Status)
 	}
+}
+
+// startForClient starts a node for an external ACME client under test:
+// its validations reach http-01 on httpPort and tls-alpn-01 on tlsPort
+// (0: not used) through a loopback DNS server where names resolve to
+// 127.0.0.1. caBundle is the network CA as a PEM file, for the client to
+// trust the node's HTTPS API.
+func startForClient(t *testing.T, httpPort, tlsPort int, names ...string) (a *App, caBundle string) {
+	t.Helper()
+	resolver := dnstest.New(t)
+	for _, n := range names {
+		resolver.Add(t, n+". 60 IN A 127.0.0.1")
+	}
+	a = startAppWith(t, t.TempDir(), func(c *Config) {
+		c.ACMEHTTPPort, c.ACMETLSPort, c.ACMEResolver = httpPort, tlsPort, resolver.Addr
+	})
+	caBundle = filepath.Join(t.TempDir(), "network-ca.pem")
+	writeFile(t, caBundle, pki.EncodeCertPEM(a.Network.CA.Raw))
+	return a, caBundle
+}
+
+// runClient runs an external ACME client for at most two minutes with env
+// added to the environment (proxies off for loopback) and returns its
+// output; on failure it fails the test with the output and what logs adds.
+func runClient(t *testing.T, dir string, env []string, logs func() string, bin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "HOME="+dir, "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost"), env...)
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		more := ""
+		if logs != nil {
+			more = logs()
+		}
+		t.Fatalf("%s %s: %v (context: %v)\n--- output ---\n%s%s", filepath.Base(bin), strings.Join(args, " "), err, ctx.Err(), out, more)
+	}
+	return string(out)
 }

@@ -1,19 +1,13 @@
 package main
 
 import (
-	"context"
 	"crypto/x509"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
-	"time"
 
-	"github.com/certchain/certchain/internal/dnstest"
-	"github.com/certchain/certchain/internal/pki"
 	"golang.org/x/crypto/ocsp"
 )
 
@@ -28,11 +22,7 @@ func TestACMEWithCertbot(t *testing.T) {
 	certbot := requireTool(t, "certbot")
 	const domain = "certbot.certchain.test"
 	port := freePort(t)
-	resolver := dnstest.New(t)
-	resolver.Add(t, domain+". 60 IN A 127.0.0.1")
-	a := startAppWith(t, t.TempDir(), func(c *Config) { c.ACMEHTTPPort, c.ACMEResolver = port, resolver.Addr })
-	caBundle := filepath.Join(t.TempDir(), "network-ca.pem")
-	writeFile(t, caBundle, pki.EncodeCertPEM(a.Network.CA.Raw))
+	a, caBundle := startForClient(t, port, 0, domain)
 	memberCA := a.Network.MemberCA
 
 	cases := []struct {
@@ -50,22 +40,14 @@ func TestACMEWithCertbot(t *testing.T) {
 				"--logs-dir", filepath.Join(home, "logs")}
 			run := func(args ...string) {
 				t.Helper()
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-				defer cancel()
-				args = append(args, dirs...)
-				args = append(args, "--server", a.APIURL+"/acme/directory", "--non-interactive", "-v")
-				cmd := exec.CommandContext(ctx, certbot, args...)
-				// HOME and XDG_CONFIG_HOME keep certbot's per-user cli.ini
-				// lookups in the temporary directory too.
-				cmd.Env = append(os.Environ(), "REQUESTS_CA_BUNDLE="+caBundle, "HOME="+home,
-					"XDG_CONFIG_HOME="+filepath.Join(home, "xdg"), "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
-				cmd.WaitDelay = 5 * time.Second
-				out, err := cmd.CombinedOutput()
-				if err != nil {
-					log, _ := os.ReadFile(filepath.Join(home, "logs", "letsencrypt.log"))
-					t.Fatalf("certbot %s: %v (context: %v)\n--- output ---\n%s\n--- letsencrypt.log ---\n%s",
-						strings.Join(args, " "), err, ctx.Err(), out, log)
-				}
+				args = append(append(args, dirs...), "--server", a.APIURL+"/acme/directory", "--non-interactive", "-v")
+				// XDG_CONFIG_HOME keeps certbot's per-user cli.ini lookups in
+				// the temporary directory too.
+				runClient(t, home, []string{"REQUESTS_CA_BUNDLE=" + caBundle, "XDG_CONFIG_HOME=" + filepath.Join(home, "xdg")},
+					func() string {
+						log, _ := os.ReadFile(filepath.Join(home, "logs", "letsencrypt.log"))
+						return "\n--- letsencrypt.log ---\n" + string(log)
+					}, certbot, args...)
 			}
 
 			run("certonly", "--standalone", "--agree-tos", "--register-unsafely-without-email",

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
@@ -9,14 +8,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/certchain/certchain/internal/dnstest"
-	"github.com/certchain/certchain/internal/pki"
 	"golang.org/x/crypto/ocsp"
 )
 
@@ -57,11 +53,7 @@ func TestACMEWithDehydrated(t *testing.T) {
 	t.Cleanup(func() { _ = hs.Close() })
 	port := l.Addr().(*net.TCPAddr).Port
 
-	resolver := dnstest.New(t)
-	resolver.Add(t, domain+". 60 IN A 127.0.0.1")
-	a := startAppWith(t, t.TempDir(), func(c *Config) { c.ACMEHTTPPort, c.ACMEResolver = port, resolver.Addr })
-	caBundle := filepath.Join(home, "network-ca.pem")
-	writeFile(t, caBundle, pki.EncodeCertPEM(a.Network.CA.Raw))
+	a, caBundle := startForClient(t, port, 0, domain)
 	memberCA := a.Network.MemberCA
 
 	baseDir := filepath.Join(home, "base")
@@ -82,19 +74,8 @@ IP_VERSION="4"
 
 	run := func(args ...string) string {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		args = append(args, "-f", cfg)
-		cmd := exec.CommandContext(ctx, dehydrated, args...)
-		cmd.Dir = home
-		cmd.Env = append(os.Environ(), "CURL_CA_BUNDLE="+caBundle, "SSL_CERT_FILE="+caBundle, "HOME="+home,
-			"NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
-		cmd.WaitDelay = 5 * time.Second
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("dehydrated %s: %v (context: %v)\n--- output ---\n%s", strings.Join(args, " "), err, ctx.Err(), out)
-		}
-		return string(out)
+		return runClient(t, home, []string{"CURL_CA_BUNDLE=" + caBundle, "SSL_CERT_FILE=" + caBundle}, nil,
+			dehydrated, append(args, "-f", cfg)...)
 	}
 
 	live := filepath.Join(baseDir, "certs", domain)

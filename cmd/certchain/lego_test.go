@@ -1,18 +1,11 @@
 package main
 
 import (
-	"context"
 	"crypto/x509"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
-	"time"
 
-	"github.com/certchain/certchain/internal/dnstest"
-	"github.com/certchain/certchain/internal/pki"
 	"golang.org/x/crypto/ocsp"
 )
 
@@ -40,15 +33,11 @@ func TestACMEWithLego(t *testing.T) {
 		{"tls-alpn-01/rsa2048", "lego-tls.certchain.test", "rsa2048", x509.RSA,
 			[]string{"--tls", "--tls.port", "127.0.0.1:" + strconv.Itoa(tlsPort)}},
 	}
-	resolver := dnstest.New(t)
-	for _, tc := range cases {
-		resolver.Add(t, tc.domain+". 60 IN A 127.0.0.1")
+	domains := make([]string, len(cases))
+	for i, tc := range cases {
+		domains[i] = tc.domain
 	}
-	a := startAppWith(t, t.TempDir(), func(c *Config) {
-		c.ACMEHTTPPort, c.ACMETLSPort, c.ACMEResolver = httpPort, tlsPort, resolver.Addr
-	})
-	caBundle := filepath.Join(t.TempDir(), "network-ca.pem")
-	writeFile(t, caBundle, pki.EncodeCertPEM(a.Network.CA.Raw))
+	a, caBundle := startForClient(t, httpPort, tlsPort, domains...)
 	memberCA := a.Network.MemberCA
 
 	for _, tc := range cases {
@@ -56,19 +45,9 @@ func TestACMEWithLego(t *testing.T) {
 			home := t.TempDir()
 			run := func(args ...string) {
 				t.Helper()
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-				defer cancel()
 				global := []string{"--server", a.APIURL + "/acme/directory", "--accept-tos", "--email", "ops@example.test",
 					"--path", home, "--key-type", tc.keyType, "-d", tc.domain}
-				global = append(global, tc.challenge...)
-				cmd := exec.CommandContext(ctx, lego, append(global, args...)...)
-				cmd.Env = append(os.Environ(), "LEGO_CA_CERTIFICATES="+caBundle, "HOME="+home,
-					"NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
-				cmd.WaitDelay = 5 * time.Second
-				out, err := cmd.CombinedOutput()
-				if err != nil {
-					t.Fatalf("lego %s: %v (context: %v)\n--- output ---\n%s", strings.Join(cmd.Args[1:], " "), err, ctx.Err(), out)
-				}
+				runClient(t, home, []string{"LEGO_CA_CERTIFICATES=" + caBundle}, nil, lego, append(append(global, tc.challenge...), args...)...)
 			}
 			crt := filepath.Join(home, "certificates", tc.domain+".crt")
 			// check verifies the bundle lego stored and returns its leaf.
