@@ -22,7 +22,8 @@
 // order at once cannot both win: finalize moves the order to processing
 // with such a write before it signs anything, so an order is issued once.
 // Order status ready and the expiry of pending objects are worked out when
-// read, from the authorizations, so no background job has to run.
+// read, from the authorizations. The leader prunes hourly what nobody
+// needs any more (Prune), so the replicated store does not grow for ever.
 //
 // # Issuance
 //

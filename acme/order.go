@@ -360,7 +360,7 @@ func (s *Server) challenge(w http.ResponseWriter, q *request) error {
 	if err := s.cfg.Store.Put(ctx, []Write{put(authzKey(az.ID), &az, ver)}); err != nil {
 		return storeErr(err, "authorization")
 	}
-	s.validations.Add(1)
+	s.background.Add(1)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -391,7 +391,7 @@ const challengeWait = 2 * time.Second
 // and its authorization (RFC 8555 §7.5.1: one failed challenge makes the
 // authorization invalid).
 func (s *Server) validate(authzID, typ string, ident Identifier, wildcard bool, token, keyAuth string) {
-	defer s.validations.Done()
+	defer s.background.Done()
 	ctx := s.ctx
 	start := time.Now()
 	if wildcard {

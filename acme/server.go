@@ -111,6 +111,9 @@ type Config struct {
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// Leader reports whether this node leads the cluster: only the leader
+	// prunes old objects (Prune). Nil: this node prunes.
+	Leader func() bool
 }
 
 // Defaults of Config.
@@ -135,11 +138,12 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	// validations runs challenge validations after the request that
-	// started them answered; Close waits for them.
-	validations sync.WaitGroup
-	ctx         context.Context
-	cancel      context.CancelFunc
+	// background counts challenge validations that run after the
+	// request that started them answered, and the pruning loop; Close
+	// waits for them.
+	background sync.WaitGroup
+	ctx        context.Context
+	cancel     context.CancelFunc
 }
 
 // NewServer returns a server for cfg.
@@ -174,13 +178,16 @@ func NewServer(cfg Config) (*Server, error) {
 		nonces: NewNonceSource(NonceConfig{Node: cfg.Node}), log: cfg.Logger, now: cfg.Now}
 	s.metrics = newMetrics(cfg.Registerer)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.background.Add(1)
+	go s.pruneLoop()
 	return s, nil
 }
 
-// Close stops challenge validations in progress and waits for them.
+// Close stops challenge validations in progress and the pruning, and
+// waits for them.
 func (s *Server) Close() {
 	s.cancel()
-	s.validations.Wait()
+	s.background.Wait()
 }
 
 // Paths of the ACME resources under /acme.

@@ -112,7 +112,7 @@ func (a *App) startACME(reg prometheus.Registerer) (*acme.Server, error) {
 		},
 		EABRequired: c.ACMEEABRequired, EABKeys: eab,
 		Peers: a.acmePeers, PeerClient: a.nodeClient(),
-		Registerer: reg, Logger: a.Logger.With("component", "acme"),
+		Registerer: reg, Logger: a.Logger.With("component", "acme"), Now: a.acmeClock, Leader: a.Node.IsLeader,
 	})
 }
 

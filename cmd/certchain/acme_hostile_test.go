@@ -8,9 +8,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/certchain/certchain/acme"
+	"github.com/certchain/certchain/certchain"
 	xacme "golang.org/x/crypto/acme"
 	"golang.org/x/crypto/ocsp"
 )
@@ -401,5 +404,72 @@ func TestInitNetworkIssuesThroughACME(t *testing.T) {
 	leaf, _ := x509.ParseCertificate(ders[0])
 	if err := leaf.CheckSignatureFrom(a.Network.MemberCA); err != nil {
 		t.Fatalf("not issued by the init network's member CA: %v", err)
+	}
+}
+
+// TestACMEPrune: old ACME objects are deleted so the replicated store does
+// not grow for ever: an order that expired unfinished goes PruneAfter after
+// its expiry, an issued certificate's record and order PruneAfter after
+// the certificate expired; the certificate itself stays on the ledger.
+func TestACMEPrune(t *testing.T) {
+	ch := newChallengeServers(t)
+	ch.host(t, "prune.certchain.test")
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	a := startAppTuned(t, t.TempDir(), func(c *Config) { c.ACMEHTTPPort, c.ACMEResolver = ch.httpPort, ch.dns.Addr },
+		func(a *App) { a.acmeClock = clock })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := acmeClient(t, a, newKey(t, "p256"))
+	if _, err := c.Register(ctx, &xacme.Account{}, xacme.AcceptTOS); err != nil {
+		t.Fatal(err)
+	}
+	done, err := c.AuthorizeOrder(ctx, xacme.DomainIDs("prune.certchain.test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch.solve(t, ctx, c, done.AuthzURLs[0], "http-01")
+	ders, certURL, err := c.CreateOrderCert(ctx, done.FinalizeURL, csrFor(t, newKey(t, "p256"), "prune.certchain.test"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(ders[0])
+	unfinished, err := c.AuthorizeOrder(ctx, xacme.DomainIDs("prune.certchain.test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := func(url string) bool {
+		_, err := c.GetOrder(ctx, url)
+		ae, ok := err.(*xacme.Error)
+		return ok && ae.StatusCode == http.StatusNotFound
+	}
+
+	if n, err := a.acme.Prune(ctx); err != nil || n != 0 {
+		t.Fatalf("prune with nothing due: %d %v", n, err)
+	}
+	advance(acme.DefaultOrderLifetime + acme.PruneAfter + time.Hour)
+	if n, err := a.acme.Prune(ctx); err != nil || n == 0 {
+		t.Fatalf("prune of the expired order: %d %v", n, err)
+	}
+	if !gone(unfinished.URI) || gone(done.URI) {
+		t.Fatalf("after the first prune: unfinished order gone %v, issued order gone %v", gone(unfinished.URI), gone(done.URI))
+	}
+	if _, err := c.FetchCert(ctx, certURL, false); err != nil {
+		t.Fatalf("the certificate of a live order: %v", err)
+	}
+	advance(leaf.NotAfter.Sub(clock()) + acme.PruneAfter + time.Hour)
+	if n, err := a.acme.Prune(ctx); err != nil || n == 0 {
+		t.Fatalf("prune of the expired certificate: %d %v", n, err)
+	}
+	if !gone(done.URI) {
+		t.Fatal("the order of a long-expired certificate is still there")
+	}
+	if _, err := c.FetchCert(ctx, certURL, false); err == nil {
+		t.Fatal("the record of a long-expired certificate is still there")
+	}
+	if rec, err := a.Node.State().Record(certchain.Sum(ders[0])); err != nil || rec == nil {
+		t.Fatalf("the certificate left the ledger: %v", err)
 	}
 }

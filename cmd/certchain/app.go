@@ -40,7 +40,9 @@ type App struct {
 	servers []*http.Server
 	ocsp    atomic.Pointer[ocsp.Responder] // set once the responder runs
 	acme    *acme.Server                   // nil when ACME is off
-	stop    context.CancelFunc             // ends the App's background work
+	// acmeClock is the ACME server's clock; nil: time.Now (tests move it).
+	acmeClock func() time.Time
+	stop      context.CancelFunc // ends the App's background work
 	// small shrinks Badger's memory and raftTimeout speeds up elections
 	// (tests run several nodes on loopback).
 	small       bool

@@ -32,12 +32,22 @@ func startApp(t *testing.T, dir string) *App { return startAppWith(t, dir, nil) 
 // startAppWith is startApp with tune applied to the configuration.
 func startAppWith(t testing.TB, dir string, tune func(*Config)) *App {
 	t.Helper()
+	return startAppTuned(t, dir, tune, nil)
+}
+
+// startAppTuned is startAppWith with app applied to the App before it
+// starts (test hooks such as its ACME clock).
+func startAppTuned(t testing.TB, dir string, tune func(*Config), app func(*App)) *App {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir, cfg.HTTPAddr, cfg.HTTPSAddr, cfg.RaftAddr = dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	if tune != nil {
 		tune(&cfg)
 	}
 	a := &App{Config: cfg, small: true, raftTimeout: 100 * time.Millisecond}
+	if app != nil {
+		app(a)
+	}
 	if err := a.Start(context.Background()); err != nil {
 		t.Fatalf("start: %v", err)
 	}
