@@ -47,8 +47,8 @@ func runRevokeKey(ctx context.Context, e *env, args []string) error {
 	if err := c.Do(ctx, "POST", "/v1/keys/"+h+"/revoke", "application/json", body, &resp); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "key %s is revoked and blocked (block %d, tx %s): %d certificates revoked\n",
-		h, resp.Key.Height, resp.Tx, resp.Key.Revoked)
+	fmt.Fprintf(e.stdout, "key %s is revoked and blocked (block %d, tx %s): %d %s revoked\n",
+		h, resp.Key.Height, resp.Tx, resp.Key.Revoked, map[bool]string{true: "certificate", false: "certificates"}[resp.Key.Revoked == 1])
 	for _, cert := range resp.Key.Certificates {
 		fmt.Fprintf(e.stdout, "  %s  %-10s %s\n", cert.ID, cert.Status, cert.Subject)
 	}
