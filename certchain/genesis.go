@@ -67,6 +67,10 @@ type Policy struct {
 	// BlockMaxDelay bounds how long the leader holds a transaction before
 	// proposing the block that carries it.
 	BlockMaxDelay Duration `json:"block_max_delay"`
+	// RequireSignatures makes every member transaction carry its
+	// submitter's signature (Tx.Sig); without it a signature is checked
+	// when present.
+	RequireSignatures bool `json:"require_signatures,omitempty"`
 }
 
 // DefaultPolicy returns the policy used for zero fields.

@@ -87,6 +87,23 @@ type Tx struct {
 	Proof []byte
 	// Member is the JSON of a Member (member-set, member-remove).
 	Member []byte
+	// Seen is, in a signed transaction, the version of what it acts on as
+	// the signer last read it: the target certificate's status height
+	// (revoke, suspend, resume, renew), the member's or the node's record
+	// height (0 if it has none). It makes a signed change good once.
+	Seen uint64
+	// Sig is the submitter member's signature of SigningInput, by the
+	// private key of its identity certificate.
+	Sig []byte
+}
+
+// SigningInput is what a member signs for t on network: a domain
+// separator, the network ID and the canonical encoding of t without its
+// Time (the entry node's, which only makes requests distinct) and Sig.
+func (t *Tx) SigningInput(network string) []byte {
+	u := *t
+	u.Time, u.Sig = 0, nil
+	return append([]byte("certchain-tx-v1\x00"+network+"\x00"), u.Encode()...)
 }
 
 // OwnerSubmitter is the Submitter of a transaction the owner of the target
@@ -109,6 +126,8 @@ const (
 	txTagReplica   = 11
 	txTagProof     = 12
 	txTagMember    = 13
+	txTagSeen      = 14
+	txTagSig       = 15
 )
 
 // Encode returns the canonical encoding of t.
@@ -131,6 +150,8 @@ func (t *Tx) Encode() []byte {
 	}
 	w.bytes(txTagProof, t.Proof)
 	w.bytes(txTagMember, t.Member)
+	w.u64(txTagSeen, t.Seen)
+	w.bytes(txTagSig, t.Sig)
 	return w.buf
 }
 
@@ -204,6 +225,10 @@ func (t *Tx) setField(tag uint64, v []byte) (err error) {
 		t.Proof, err = decodeBytes(tag, v)
 	case txTagMember:
 		t.Member, err = decodeBytes(tag, v)
+	case txTagSeen:
+		t.Seen, err = decodeU64(tag, v)
+	case txTagSig:
+		t.Sig, err = decodeBytes(tag, v)
 	default:
 		err = fmt.Errorf("%w: unknown field %d", ErrInvalid, tag)
 	}

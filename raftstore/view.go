@@ -55,6 +55,22 @@ func (v *txnView) BlockedKey(h certchain.Hash) (*certchain.BlockedKey, error) {
 	return getBlockedKey(v.txn, h)
 }
 
+// MemberHeight implements validator.View.
+func (v *txnView) MemberHeight(name string) (uint64, error) {
+	b, err := getValue(v.txn, memberKey(name))
+	if errors.Is(err, certchain.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	r, err := certchain.DecodeMemberRecord(b)
+	if err != nil {
+		return 0, err
+	}
+	return r.Height, nil
+}
+
 // CertsByKey implements validator.View.
 func (v *txnView) CertsByKey(h certchain.Hash, limit int) ([]certchain.Hash, error) {
 	return certsByKey(v.txn, h, limit)

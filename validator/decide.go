@@ -29,6 +29,9 @@ type View interface {
 	// carry the public key, at most limit of them (limit+1 tells the
 	// caller there are more).
 	CertsByKey(keyHash certchain.Hash, limit int) ([]certchain.Hash, error)
+	// MemberHeight returns the height of the last ledger change to member
+	// name, 0 if there was none.
+	MemberHeight(name string) (uint64, error)
 }
 
 // Effect is what an accepted transaction changes: the records to store,
@@ -79,6 +82,9 @@ func DecideErr(tx *certchain.Tx, txID certchain.Hash, pre *Cert, opts *Options, 
 	}
 	if len(tx.Proof) > 0 && tx.Type != certchain.TxRevoke && tx.Type != certchain.TxSuspend && tx.Type != certchain.TxResume {
 		return verdict(nil, ruleErr(RuleOwnerProof, fmt.Sprintf("a %s transaction carries no owner proof", tx.Type)))
+	}
+	if err := d.checkSignature(); err != nil {
+		return verdict(nil, err)
 	}
 	eff, v, err := verdict(handle(d))
 	if v.Code == certchain.Accepted {
@@ -133,6 +139,7 @@ type decision struct {
 	nodes   []*certchain.NodeRecord   // node records an accepted node transaction writes
 	keys    []*certchain.BlockedKey   // the key an accepted revoke-key blocks
 	members []*certchain.MemberRecord // the member change an accepted member transaction makes
+	signed  bool                      // the submitter's signature verified (checkSignature)
 }
 
 // member returns the submitter's genesis membership.

@@ -44,6 +44,7 @@ const (
 	RuleOwnerProof        = "owner-proof"        // ErrUnauthorized
 	RuleReplay            = "replay"             // ErrConflict
 	RuleMember            = "member"             // ErrInvalid
+	RuleSignature         = "signature"          // ErrUnauthorized
 	RuleTooMany           = "too-many"           // ErrInvalid
 )
 
@@ -62,6 +63,7 @@ var ruleKinds = map[string]error{
 	RuleNamespace:         certchain.ErrUnauthorized,
 	RuleOwnerProof:        certchain.ErrUnauthorized,
 	RuleReplay:            certchain.ErrConflict,
+	RuleSignature:         certchain.ErrUnauthorized,
 }
 
 // RuleError is a rejection by one named rule.

@@ -28,6 +28,9 @@ func (d *decision) memberSet() ([]*certchain.Record, error) {
 	if err != nil {
 		return nil, ruleErr(RuleMember, err.Error())
 	}
+	if err := d.memberSeen(m.Name); err != nil {
+		return nil, err
+	}
 	if m.Name == admin.Name && m.Role != certchain.RoleAdmin {
 		return nil, ruleErr(RuleMember, "an admin cannot take its own admin role away")
 	}
@@ -52,6 +55,9 @@ func (d *decision) memberRemove() ([]*certchain.Record, error) {
 	if err != nil {
 		return nil, ruleErr(RuleMember, err.Error())
 	}
+	if err := d.memberSeen(m.Name); err != nil {
+		return nil, err
+	}
 	cur, ok := d.g.Member(m.Name)
 	switch {
 	case !ok:
@@ -61,4 +67,15 @@ func (d *decision) memberRemove() ([]*certchain.Record, error) {
 	}
 	d.members = []*certchain.MemberRecord{{Member: *cur, Removed: true, Height: d.height, By: admin.Name}}
 	return nil, nil
+}
+
+// memberSeen is the replay guard of a signed member change: Seen is the
+// height of the member's last change (0 for a founder never changed or a
+// new name).
+func (d *decision) memberSeen(name string) error {
+	h, err := d.view.MemberHeight(name)
+	if err != nil {
+		return fmt.Errorf("validator: view: member %q: %w", name, err)
+	}
+	return d.seen(h, "member "+quoteShort(name))
 }

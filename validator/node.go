@@ -27,6 +27,9 @@ func (d *decision) nodeAdd() ([]*certchain.Record, error) {
 		return nil, err
 	}
 	cur, err := d.node()
+	if err == nil {
+		err = d.seen(nodeVersion(cur), "node "+t.Node)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -48,6 +51,9 @@ func (d *decision) nodeRemove() ([]*certchain.Record, error) {
 		return nil, ruleErr(RuleNode, fmt.Sprintf("node ID %s is not valid", quoteShort(d.tx.Node)))
 	}
 	cur, err := d.node()
+	if err == nil {
+		err = d.seen(nodeVersion(cur), "node "+d.tx.Node)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +79,14 @@ func (d *decision) admin() (*certchain.Member, error) {
 		return nil, ruleErr(RuleRole, fmt.Sprintf("only an admin changes the validator set or the members; %s is %s", m.Name, m.Role))
 	}
 	return m, nil
+}
+
+// nodeVersion is the height of a node record's last change, 0 for none.
+func nodeVersion(n *certchain.NodeRecord) uint64 {
+	if n == nil {
+		return 0
+	}
+	return n.Height
 }
 
 // node returns the ledger's record of the transaction's node, nil if none.

@@ -1,6 +1,7 @@
 package validator
 
 import (
+	"crypto"
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
@@ -28,6 +29,10 @@ type Options struct {
 	// the request time at the API edge. Required; never read from a clock
 	// here.
 	Now time.Time
+
+	// memberKeys are the public keys of the members' identity
+	// certificates, which sign their transactions (NewOptions).
+	memberKeys map[string]crypto.PublicKey
 }
 
 // Anchor is a trust anchor: a member's CA certificate.
@@ -70,9 +75,14 @@ func NewOptions(g *certchain.Genesis, now time.Time) (*Options, error) {
 }
 
 func (o *Options) addMember(m *certchain.Member) error {
-	if _, err := parsePEMCert(m.Cert); err != nil {
+	id, err := parsePEMCert(m.Cert)
+	if err != nil {
 		return fmt.Errorf("cert: %w", err)
 	}
+	if o.memberKeys == nil {
+		o.memberKeys = map[string]crypto.PublicKey{}
+	}
+	o.memberKeys[m.Name] = id.PublicKey
 	for i, p := range m.CACerts {
 		c, err := parsePEMCert(p)
 		if err == nil && !(c.BasicConstraintsValid && c.IsCA) {

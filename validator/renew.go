@@ -27,6 +27,9 @@ func (d *decision) renew() ([]*certchain.Record, error) {
 		return nil, err
 	}
 	old, err := d.target()
+	if err == nil {
+		err = d.seen(old.StatusHeight, "certificate "+old.ID.String())
+	}
 	if err != nil {
 		return nil, err
 	}

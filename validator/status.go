@@ -45,6 +45,9 @@ func (d *decision) changeStatus() ([]*certchain.Record, error) {
 		return nil, err
 	}
 	r, err := d.target()
+	if err == nil {
+		err = d.seen(r.StatusHeight, "certificate "+r.ID.String())
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,9 @@ type fakeView struct {
 	records map[certchain.Hash]*certchain.Record
 	nodes   map[string]*certchain.NodeRecord
 	keys    map[certchain.Hash]*certchain.BlockedKey
-	err     error // returned by every call when set
+	// memberHeights are the heights of member changes applied.
+	memberHeights map[string]uint64
+	err           error // returned by every call when set
 }
 
 func (v *fakeView) BlockedKey(h certchain.Hash) (*certchain.BlockedKey, error) {
@@ -30,6 +32,8 @@ func (v *fakeView) BlockedKey(h certchain.Hash) (*certchain.BlockedKey, error) {
 	}
 	return k, nil
 }
+
+func (v *fakeView) MemberHeight(name string) (uint64, error) { return v.memberHeights[name], v.err }
 
 func (v *fakeView) CertsByKey(h certchain.Hash, limit int) ([]certchain.Hash, error) {
 	if v.err != nil {
@@ -87,6 +91,12 @@ func (v *fakeView) apply(eff validator.Effect) {
 	for _, r := range eff.Records {
 		cp := *r
 		v.records[r.ID] = &cp
+	}
+	for _, m := range eff.Members {
+		if v.memberHeights == nil {
+			v.memberHeights = map[string]uint64{}
+		}
+		v.memberHeights[m.Name] = m.Height
 	}
 	for _, k := range eff.Keys {
 		if v.keys == nil {

@@ -50,6 +50,9 @@ type Network struct {
 	Now       time.Time
 	CA        *Issuer // member CA's root
 	CA2       *Issuer // member CA2's root
+	// MemberKeys are the private keys of the members' identity
+	// certificates (they sign the members' transactions).
+	MemberKeys map[string]crypto.Signer
 }
 
 // Issuer is a CA certificate with its key.
@@ -86,7 +89,7 @@ func NewNetwork(t testing.TB) *Network {
 // the real clock).
 func NewNetworkAt(t testing.TB, now time.Time) *Network {
 	t.Helper()
-	n := &Network{NetworkID: NetworkID, Now: now}
+	n := &Network{NetworkID: NetworkID, Now: now, MemberKeys: map[string]crypto.Signer{}}
 	n.CA = n.Root(t, CA, KeyP256)
 	n.CA2 = n.Root(t, CA2, KeyP256)
 	g := certchain.Genesis{NetworkID: NetworkID, Time: now.Add(-365 * 24 * time.Hour).Truncate(time.Second)}
@@ -112,6 +115,7 @@ func NewNetworkAt(t testing.TB, now time.Time) *Network {
 
 func (n *Network) member(t testing.TB, name string, role certchain.Role, ca *Issuer) certchain.Member {
 	id := n.SelfSigned(t, WithKey(KeyEd25519), WithCN(name+" identity"), WithoutNetworkID())
+	n.MemberKeys[name] = id.Key
 	m := certchain.Member{Name: name, Role: role, Cert: string(id.PEM())}
 	if ca != nil {
 		m.CACerts = []string{string(PEM(ca.Cert.Raw))}
