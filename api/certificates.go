@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -71,6 +72,9 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 	txs := make([]certchain.Tx, len(batch.Certs))
 	for i, der := range batch.Certs {
 		txs[i] = certchain.Tx{Type: certchain.TxPublish, Submitter: member, Cert: der, Chain: batch.Chain}
+		if len(batch.Sigs) > 0 {
+			txs[i].Sig = batch.Sigs[i]
+		}
 	}
 	results, err := s.submit(r.Context(), txs)
 	if err != nil {
@@ -204,6 +208,9 @@ func (s *Server) submitOne(r *http.Request, tx *certchain.Tx) (raftstore.Result,
 		if tx.Submitter, err = s.member(r); err != nil {
 			return raftstore.Result{}, err
 		}
+		if err := txSignature(r, tx); err != nil {
+			return raftstore.Result{}, err
+		}
 	} else if wait := s.throttle(certchain.OwnerSubmitter); wait > 0 {
 		// Owners are anonymous until the ledger checks their signature:
 		// they share one budget per node.
@@ -215,6 +222,34 @@ func (s *Server) submitOne(r *http.Request, tx *certchain.Tx) (raftstore.Result,
 		return raftstore.Result{}, err
 	}
 	return results[0], resultError(results[0])
+}
+
+// Headers of a single-transaction write that the member signed: the
+// signature (base64) of the transaction the request makes, and the
+// version it saw (certchain.Tx.Seen).
+const (
+	HeaderSignature = "Certchain-Signature"
+	HeaderSeen      = "Certchain-Seen"
+)
+
+// txSignature puts the member's signature and Seen from the request
+// headers into tx; the ledger verifies them.
+func txSignature(r *http.Request, tx *certchain.Tx) error {
+	if v := r.Header.Get(HeaderSignature); v != "" {
+		sig, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			return fmt.Errorf("%w: %s is not base64", certchain.ErrInvalid, HeaderSignature)
+		}
+		tx.Sig = sig
+	}
+	if v := r.Header.Get(HeaderSeen); v != "" {
+		seen, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %v", certchain.ErrInvalid, HeaderSeen, err)
+		}
+		tx.Seen = seen
+	}
+	return nil
 }
 
 func resultError(res raftstore.Result) error {

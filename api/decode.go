@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,12 +19,16 @@ import (
 type certBatch struct {
 	Certs [][]byte
 	Chain [][]byte
+	Sigs  [][]byte // the members' signatures of the publish transactions, one per certificate, or none
 }
 
 // publishJSON is the JSON form of a publish request.
 type publishJSON struct {
 	Certificates []string `json:"certificates"`
 	Chain        []string `json:"chain,omitempty"`
+	// Signatures (base64) sign the publish transaction of each
+	// certificate, in order (certchain.Tx.SigningInput).
+	Signatures []string `json:"signatures,omitempty"`
 }
 
 // statusJSON is the optional body of revoke, suspend and resume.
@@ -67,7 +72,21 @@ func decodeCerts(mt string, body []byte, maxCerts int) (*certBatch, error) {
 		if err := decodeJSON(body, &req); err != nil {
 			return nil, err
 		}
-		return splitPEMs(req.Certificates, req.Chain, maxCerts)
+		b, err := splitPEMs(req.Certificates, req.Chain, maxCerts)
+		if err != nil || len(req.Signatures) == 0 {
+			return b, err
+		}
+		if len(req.Signatures) != len(b.Certs) {
+			return nil, fmt.Errorf("%w: %d signatures for %d certificates", certchain.ErrInvalid, len(req.Signatures), len(b.Certs))
+		}
+		for i, sig := range req.Signatures {
+			d, err := base64.StdEncoding.DecodeString(sig)
+			if err != nil {
+				return nil, fmt.Errorf("%w: signature %d is not base64", certchain.ErrInvalid, i)
+			}
+			b.Sigs = append(b.Sigs, d)
+		}
+		return b, nil
 	case "", "application/x-pem-file", "application/pem-certificate-chain", "text/plain":
 		ders, err := validator.ParsePEM(body, maxCerts)
 		if err != nil {

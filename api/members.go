@@ -8,11 +8,31 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// memberList is GET /v1/members: the current member set.
+// whoami is GET /v1/whoami: the member the client certificate names (a
+// client signing its transactions needs its member name).
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
+	name, err := s.member(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"member": name})
+}
+
+// memberList is GET /v1/members: the current member set, each with the
+// height of its last change (0: as the genesis made it), which a signed
+// change names as its Seen.
 func (s *Server) memberList(w http.ResponseWriter, _ *http.Request) {
 	g := s.Reader.Genesis()
-	out := make([]certchain.Member, len(g.Members))
-	copy(out, g.Members)
+	out := make([]certchain.MemberRecord, len(g.Members))
+	for i, m := range g.Members {
+		h, err := s.Reader.MemberHeight(m.Name)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		out[i] = certchain.MemberRecord{Member: m, Height: h}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"members": out})
 }
 

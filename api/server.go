@@ -40,6 +40,8 @@ type Reader interface {
 	// certificates by key (SPKI SHA-256).
 	BlockedKey(h certchain.Hash) (*certchain.BlockedKey, error)
 	CertsByKey(h certchain.Hash, limit int) ([]certchain.Hash, error)
+	// MemberHeight is the height of the last change to a member (0: none).
+	MemberHeight(name string) (uint64, error)
 }
 
 // Limits bound what one request may carry. Zero fields take the defaults
@@ -236,6 +238,7 @@ func (s *Server) router() http.Handler {
 		r.Get("/cluster", s.clusterView)
 		r.Post("/cluster/nodes", s.nodeAdd)
 		r.Delete("/cluster/nodes/{id}", s.nodeRemove)
+		r.Get("/whoami", s.whoami)
 		r.Get("/members", s.memberList)
 		r.Post("/members", s.memberSet)
 		r.Delete("/members/{name}", s.memberRemove)

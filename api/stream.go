@@ -252,7 +252,7 @@ func (st *stream) submit(ctx context.Context, c *chunk) {
 			}
 			continue
 		}
-		txs = append(txs, certchain.Tx{Type: certchain.TxPublish, Submitter: st.member, Cert: it.der, Chain: it.chain})
+		txs = append(txs, certchain.Tx{Type: certchain.TxPublish, Submitter: st.member, Cert: it.der, Chain: it.chain, Sig: it.sig})
 		at = append(at, i)
 	}
 	for j, res := range st.s.submitRetrying(ctx, txs) {

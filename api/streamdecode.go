@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,10 @@ import (
 type StreamItem struct {
 	Certificate string   `json:"certificate"`
 	Chain       []string `json:"chain,omitempty"`
+	// Signature is the submitter member's signature of the publish
+	// transaction (certchain.Tx.SigningInput), base64; required on
+	// networks whose policy requires signatures.
+	Signature string `json:"signature,omitempty"`
 }
 
 // maxStreamLine bounds one NDJSON line or one PEM block of a stream: a
@@ -28,6 +33,7 @@ const maxStreamLine = 128 << 10
 type streamItem struct {
 	der   []byte
 	chain [][]byte
+	sig   []byte
 	err   error
 }
 
@@ -109,6 +115,11 @@ func decodeStreamItem(it *StreamItem, line int) streamItem {
 			return out
 		}
 		out.chain = append(out.chain, der)
+	}
+	if it.Signature != "" {
+		if out.sig, out.err = base64.StdEncoding.DecodeString(it.Signature); out.err != nil {
+			out.err = fmt.Errorf("%w: line %d: signature is not base64", certchain.ErrInvalid, line)
+		}
 	}
 	return out
 }

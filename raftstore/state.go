@@ -261,6 +261,9 @@ func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash
 	g, verify := s.memberSet()
 	opts := verify.options(at)
 	d := decided{verdicts: make([]certchain.Verdict, len(txs)), checked: verify.checkAll(txs, pre, opts)}
+	if good := verify.signaturesAll(txs, ids, opts); good != nil {
+		opts.SignatureVerified = func(id certchain.Hash) bool { return good[id] }
+	}
 	view := &txnView{txn: txn}
 	for i := range txs {
 		if dup, err := view.hasTx(ids[i]); err != nil {
@@ -374,6 +377,16 @@ func (s *State) BlockedKey(h certchain.Hash) (k *certchain.BlockedKey, err error
 		return err
 	})
 	return k, err
+}
+
+// MemberHeight returns the height of the last ledger change to member
+// name, 0 if there was none (what a signed member change names as Seen).
+func (s *State) MemberHeight(name string) (h uint64, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
+		h, err = (&txnView{txn: txn}).MemberHeight(name)
+		return err
+	})
+	return h, err
 }
 
 // CertsByKey returns the certificates on the ledger that carry public key

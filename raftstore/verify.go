@@ -55,6 +55,39 @@ func (v *verifier) checkAll(txs []certchain.Tx, out []*validator.Cert, opts *val
 	return checked
 }
 
+// signaturesAll verifies, on all cores, the member signatures of the
+// transactions that carry one, and returns the IDs of those that verify
+// (nil when none carries a signature), for Options.SignatureVerified.
+func (v *verifier) signaturesAll(txs []certchain.Tx, ids []certchain.Hash, opts *validator.Options) map[certchain.Hash]bool {
+	next := make(chan int, len(txs))
+	for i := range txs {
+		if len(txs[i].Sig) > 0 {
+			next <- i
+		}
+	}
+	close(next)
+	if len(next) == 0 {
+		return nil
+	}
+	ok := make([]bool, len(txs))
+	var wg sync.WaitGroup
+	for range min(v.workers, len(next)) {
+		wg.Go(func() {
+			for i := range next {
+				ok[i] = validator.VerifyTxSignature(&txs[i], opts)
+			}
+		})
+	}
+	wg.Wait()
+	out := make(map[certchain.Hash]bool)
+	for i, good := range ok {
+		if good {
+			out[ids[i]] = true
+		}
+	}
+	return out
+}
+
 // checkedCerts maps transaction IDs to certificates the edge checked; see
 // State.Prechecked. It holds at most what is in flight through Raft.
 type checkedCerts struct {

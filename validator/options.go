@@ -30,6 +30,12 @@ type Options struct {
 	// here.
 	Now time.Time
 
+	// SignatureVerified, if set, reports that the signature of the
+	// transaction with this ID was verified before (VerifyTxSignature, in
+	// parallel ahead of a block's decisions), so deciding does not verify
+	// it again. It must answer for the same transaction bytes only.
+	SignatureVerified func(txID certchain.Hash) bool
+
 	// memberKeys are the public keys of the members' identity
 	// certificates, which sign their transactions (NewOptions).
 	memberKeys map[string]crypto.PublicKey

@@ -35,15 +35,23 @@ func (d *decision) checkSignature() error {
 		}
 		return nil
 	}
-	key, ok := d.opts.memberKeys[d.tx.Submitter]
-	if !ok {
+	if _, ok := d.opts.memberKeys[d.tx.Submitter]; !ok {
 		return nil
 	}
-	if !verifySignature(key, d.tx.SigningInput(d.g.NetworkID), d.tx.Sig) {
+	verified := d.opts.SignatureVerified != nil && d.opts.SignatureVerified(d.txID)
+	if !verified && !VerifyTxSignature(d.tx, d.opts) {
 		return ruleErr(RuleSignature, fmt.Sprintf("the signature does not verify with the identity key of member %s", quoteShort(d.tx.Submitter)))
 	}
 	d.signed = true
 	return nil
+}
+
+// VerifyTxSignature reports whether tx carries a signature of its
+// submitter member that verifies (see rule "signature"); callers verify
+// many in parallel ahead of deciding a block (Options.SignatureVerified).
+func VerifyTxSignature(tx *certchain.Tx, opts *Options) bool {
+	key, ok := opts.memberKeys[tx.Submitter]
+	return ok && len(tx.Sig) > 0 && verifySignature(key, tx.SigningInput(opts.NetworkID), tx.Sig)
 }
 
 func verifySignature(pub crypto.PublicKey, msg, sig []byte) bool {

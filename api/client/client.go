@@ -37,6 +37,9 @@ type Client struct {
 	// RetryFor bounds how long a request answered 429 or 503 is sent
 	// again. Zero means DefaultRetryFor; negative, never.
 	RetryFor time.Duration
+	// Signer, if set, signs the transactions of Publish, PublishStream and
+	// DoSigned (networks whose policy requires member signatures).
+	Signer *TxSigner
 }
 
 // DefaultRetryFor is the default of Client.RetryFor.
@@ -77,6 +80,10 @@ func (e *Error) Temporary() bool {
 // returned as *Error. Answers 429 and 503 are retried as the package doc
 // says.
 func (c *Client) Do(ctx context.Context, method, path, contentType string, body []byte, out any) error {
+	return c.doRetrying(ctx, method, path, contentType, body, nil, out)
+}
+
+func (c *Client) doRetrying(ctx context.Context, method, path, contentType string, body []byte, hdr http.Header, out any) error {
 	retryFor := c.RetryFor
 	if retryFor == 0 {
 		retryFor = DefaultRetryFor
@@ -88,7 +95,7 @@ func (c *Client) Do(ctx context.Context, method, path, contentType string, body 
 		if body != nil {
 			rd = bytes.NewReader(body)
 		}
-		err := c.do(ctx, method, path, contentType, rd, out)
+		err := c.do(ctx, method, path, contentType, rd, hdr, out)
 		var e *Error
 		if !errors.As(err, &e) || (e.Status != http.StatusTooManyRequests && e.Status != http.StatusServiceUnavailable) {
 			return err
@@ -106,8 +113,8 @@ func (c *Client) Do(ctx context.Context, method, path, contentType string, body 
 	}
 }
 
-func (c *Client) do(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
-	resp, err := c.send(ctx, method, path, contentType, body)
+func (c *Client) do(ctx context.Context, method, path, contentType string, body io.Reader, hdr http.Header, out any) error {
+	resp, err := c.send(ctx, method, path, contentType, body, hdr)
 	if err != nil {
 		return err
 	}
@@ -125,10 +132,13 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 
 // send sends one request and returns the response of a success, or the
 // *Error of a failure (its body closed).
-func (c *Client) send(ctx context.Context, method, path, contentType string, body io.Reader) (*http.Response, error) {
+func (c *Client) send(ctx context.Context, method, path, contentType string, body io.Reader, hdr http.Header) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -184,7 +194,26 @@ func Sleep(ctx context.Context, d time.Duration) error {
 // chain them) in one request.
 func (c *Client) Publish(ctx context.Context, pemBody []byte) (*api.PublishResponse, error) {
 	var resp api.PublishResponse
-	if err := c.Do(ctx, http.MethodPost, "/v1/certificates", "application/x-pem-file", pemBody, &resp); err != nil {
+	body, ct := pemBody, "application/x-pem-file"
+	if c.Signer != nil { // as JSON, with a signature per certificate
+		certs, chain, err := splitBundle(pemBody)
+		if err != nil {
+			return nil, err
+		}
+		req := map[string][]string{"certificates": certs, "chain": chain}
+		for _, p := range certs {
+			it := api.StreamItem{Certificate: p, Chain: chain}
+			if err := c.Signer.signItem(&it); err != nil {
+				return nil, err
+			}
+			req["signatures"] = append(req["signatures"], it.Signature)
+		}
+		if body, err = json.Marshal(req); err != nil {
+			return nil, err
+		}
+		ct = "application/json"
+	}
+	if err := c.Do(ctx, http.MethodPost, "/v1/certificates", ct, body, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil

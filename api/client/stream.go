@@ -31,9 +31,9 @@ func (c *Client) PublishStream(ctx context.Context, items iter.Seq[api.StreamIte
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pr, pw := io.Pipe()
-	go writeItems(ctx, pw, items)
+	go writeItems(ctx, pw, items, c.Signer)
 	defer pr.CloseWithError(context.Canceled) // stops the writer if the answer ends first
-	resp, err := c.send(ctx, http.MethodPost, "/v1/certificates/stream", "application/x-ndjson", pr)
+	resp, err := c.send(ctx, http.MethodPost, "/v1/certificates/stream", "application/x-ndjson", pr, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (c *Client) PublishStream(ctx context.Context, items iter.Seq[api.StreamIte
 const streamFlush = 20 * time.Millisecond
 
 // writeItems encodes items as NDJSON into pw and closes it.
-func writeItems(ctx context.Context, pw *io.PipeWriter, items iter.Seq[api.StreamItem]) {
+func writeItems(ctx context.Context, pw *io.PipeWriter, items iter.Seq[api.StreamItem], signer *TxSigner) {
 	var mu sync.Mutex
 	w := bufio.NewWriterSize(pw, 64<<10)
 	enc := json.NewEncoder(w)
@@ -91,6 +91,11 @@ func writeItems(ctx context.Context, pw *io.PipeWriter, items iter.Seq[api.Strea
 		}
 	}()
 	for it := range items {
+		if signer != nil {
+			// An item that cannot be signed (not a PEM certificate) goes
+			// unsigned: the node refuses it with its own reason.
+			_ = signer.signItem(&it)
+		}
 		mu.Lock()
 		err := enc.Encode(it)
 		if err == nil && w.Buffered() > 32<<10 {

@@ -16,6 +16,7 @@ import (
 	"github.com/certchain/certchain/certchain"
 	"github.com/certchain/certchain/raftstore"
 	"github.com/certchain/certchain/validator"
+	"github.com/cloudflare/cfssl/helpers"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -99,11 +100,19 @@ func (a *App) startACME(reg prometheus.Registerer) (*acme.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	memberKeyFile := c.ACMEMemberKey
+	if memberKeyFile == "" && a.Network != nil {
+		_, memberKeyFile = a.Network.MemberCert(member)
+	}
+	memberKey, err := loadSignerKey(memberKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("acme: the CA member's identity key: %w", err)
+	}
 	ledgerPolicy := a.creds.genesis.Policy
 	return acme.NewServer(acme.Config{
 		BaseURL: base, Node: c.NodeID, Issuer: issuer, Validator: v, Policy: policy,
 		Store:  acmeStore{a.Node},
-		Ledger: &acmeLedger{node: a.Node, member: member},
+		Ledger: &acmeLedger{node: a.Node, member: member, network: a.creds.genesis.NetworkID, key: memberKey},
 		KeyPolicy: func(pub crypto.PublicKey) error {
 			if err := validator.CheckPublicKey(pub, ledgerPolicy); err != nil {
 				return err
@@ -149,6 +158,18 @@ func (a *App) acmePeers() []acme.Peer {
 		}
 	}
 	return peers
+}
+
+// loadSignerKey reads a PEM private key; an empty file name means none.
+func loadSignerKey(file string) (crypto.Signer, error) {
+	if file == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	return helpers.ParsePrivateKeyPEM(b)
 }
 
 func identifierPolicy(domains, ips []string) (acme.IdentifierPolicy, error) {
@@ -224,8 +245,10 @@ func (s acmeStore) List(_ context.Context, prefix string, limit int) ([]string, 
 // member, through the same path (and the same checks on every node) as
 // any member's writes.
 type acmeLedger struct {
-	node   *raftstore.Node
-	member string
+	node    *raftstore.Node
+	member  string
+	network string
+	key     crypto.Signer // the member's identity key, which signs its transactions; nil: unsigned
 }
 
 func (l *acmeLedger) Publish(ctx context.Context, der []byte, chain [][]byte) error {
@@ -244,7 +267,7 @@ func (l *acmeLedger) Revoke(ctx context.Context, der []byte, reason int) error {
 	if rec.Status == certchain.StatusRevoked {
 		return acme.ErrAlreadyRevoked.Errorf("the certificate is already revoked")
 	}
-	v, err := l.submit(ctx, certchain.Tx{Type: certchain.TxRevoke, Submitter: l.member, Target: id, Reason: certchain.Reason(reason)})
+	v, err := l.submit(ctx, certchain.Tx{Type: certchain.TxRevoke, Submitter: l.member, Target: id, Reason: certchain.Reason(reason), Seen: rec.StatusHeight})
 	if err == nil && v.Code == certchain.Unchanged {
 		return acme.ErrAlreadyRevoked.Errorf("the certificate is already revoked")
 	}
@@ -262,6 +285,11 @@ func (l *acmeLedger) Revoked(_ context.Context, der []byte) (bool, error) {
 // submit writes one transaction and turns anything but acceptance (or
 // "already in effect") into an error.
 func (l *acmeLedger) submit(ctx context.Context, tx certchain.Tx) (certchain.Verdict, error) {
+	if l.key != nil {
+		if err := validator.SignTx(&tx, l.network, l.key); err != nil {
+			return certchain.Verdict{}, err
+		}
+	}
 	res, err := l.node.Submit(ctx, []certchain.Tx{tx})
 	if err != nil {
 		return certchain.Verdict{}, err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 
 	apiclient "github.com/certchain/certchain/api/client"
+	"github.com/cloudflare/cfssl/helpers"
 )
 
 // clientProfile is what a development node writes to data/client.json so
@@ -81,6 +83,29 @@ func (o *clientOptions) client() (*client, error) {
 		tc.Certificates = []tls.Certificate{kp}
 	}
 	return apiclient.New(o.url, tc), nil
+}
+
+// writer is client for commands that write: when the member's key is at
+// hand it signs their transactions (GET /v1/whoami and /v1/network tell
+// it the member and network), as networks that require member signatures
+// demand and every network verifies.
+func (o *clientOptions) writer(ctx context.Context) (*client, error) {
+	c, err := o.client()
+	if err != nil || o.key == "" {
+		return c, err
+	}
+	keyPEM, err := os.ReadFile(o.key)
+	if err != nil {
+		return nil, fmt.Errorf("member key: %w", err)
+	}
+	key, err := helpers.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("member key %s: %w", o.key, err)
+	}
+	if c.Signer, err = c.NewTxSigner(ctx, key); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // fromProfile fills what flags and environment left empty from

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/certchain/certchain/api"
+	"github.com/certchain/certchain/certchain"
 )
 
 func runCluster(ctx context.Context, e *env, args []string) error {
@@ -25,20 +26,59 @@ func runCluster(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	c, err := co.client()
+	if args[0] == "status" && fs.NArg() == 0 {
+		c, err := co.client()
+		if err != nil {
+			return err
+		}
+		return clusterStatus(ctx, e, c)
+	}
+	c, err := co.writer(ctx)
 	if err != nil {
 		return err
 	}
 	switch {
-	case args[0] == "status" && fs.NArg() == 0:
-		return clusterStatus(ctx, e, c)
 	case args[0] == "add" && fs.NArg() == 3:
 		body, _ := json.Marshal(api.NodeJoin{ID: fs.Arg(0), Raft: fs.Arg(1), API: fs.Arg(2), Replica: *replica})
-		return clusterChange(ctx, e, c, "POST", "/v1/cluster/nodes", body)
+		tx := certchain.Tx{Type: certchain.TxNodeAdd, Node: fs.Arg(0), Address: fs.Arg(1), API: fs.Arg(2), Replica: *replica}
+		return clusterChange(ctx, e, c, "POST", "/v1/cluster/nodes", body, tx)
 	case args[0] == "remove" && fs.NArg() == 1:
-		return clusterChange(ctx, e, c, "DELETE", "/v1/cluster/nodes/"+url.PathEscape(fs.Arg(0)), nil)
+		tx := certchain.Tx{Type: certchain.TxNodeRemove, Node: fs.Arg(0)}
+		return clusterChange(ctx, e, c, "DELETE", "/v1/cluster/nodes/"+url.PathEscape(fs.Arg(0)), nil, tx)
 	}
 	return usage
+}
+
+// seenOf is the Seen of a signed change: the height of the last change
+// to the node or member tx acts on, as the node reports it.
+func seenOf(ctx context.Context, c *client, tx certchain.Tx) (uint64, error) {
+	switch tx.Type {
+	case certchain.TxNodeAdd, certchain.TxNodeRemove:
+		var v api.ClusterView
+		if err := c.Do(ctx, "GET", "/v1/cluster", "", nil, &v); err != nil {
+			return 0, err
+		}
+		for _, n := range v.Ledger {
+			if n.ID == tx.Node {
+				return n.Height, nil
+			}
+		}
+	case certchain.TxMemberSet, certchain.TxMemberRemove:
+		m, err := certchain.DecodeMember(tx.Member)
+		if err != nil {
+			return 0, err
+		}
+		var resp struct{ Members []certchain.MemberRecord }
+		if err := c.Do(ctx, "GET", "/v1/members", "", nil, &resp); err != nil {
+			return 0, err
+		}
+		for _, r := range resp.Members {
+			if r.Name == m.Name {
+				return r.Height, nil
+			}
+		}
+	}
+	return 0, nil
 }
 
 func clusterStatus(ctx context.Context, e *env, c *client) error {
@@ -59,14 +99,22 @@ func clusterStatus(ctx context.Context, e *env, c *client) error {
 	return tw.Flush()
 }
 
-func clusterChange(ctx context.Context, e *env, c *client, method, path string, body []byte) error {
+// clusterChange sends a validator or member change that makes tx, signed
+// when the client signs, and prints the outcome.
+func clusterChange(ctx context.Context, e *env, c *client, method, path string, body []byte, tx certchain.Tx) error {
 	var out struct {
 		Height  uint64 `json:"height"`
 		Tx      string `json:"tx"`
 		Verdict string `json:"verdict"`
 		Detail  string `json:"detail"`
 	}
-	if err := c.Do(ctx, method, path, "application/json", body, &out); err != nil {
+	if c.Signer != nil {
+		var err error
+		if tx.Seen, err = seenOf(ctx, c, tx); err != nil {
+			return err
+		}
+	}
+	if err := c.DoSigned(ctx, method, path, "application/json", body, tx, &out); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s at height %d (tx %s) %s\n", out.Verdict, out.Height, out.Tx, out.Detail)

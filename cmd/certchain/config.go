@@ -106,6 +106,11 @@ type Config struct {
 	ACMECAKey  string `json:"acme_ca_key"`
 	ACMEChain  string `json:"acme_chain"`
 	ACMEMember string `json:"acme_member"`
+	// ACMEMemberKey is the private key (PEM) of ACMEMember's identity
+	// certificate: it signs the ACME server's ledger transactions
+	// (networks that require member signatures). Development: the
+	// generated member's key.
+	ACMEMemberKey string `json:"acme_member_key"`
 	// ACMEOff turns the ACME server off even when a CA is configured.
 	ACMEOff bool `json:"acme_off"`
 	// ACMEURL is the external base URL of the ACME server (a load
@@ -244,6 +249,7 @@ func bindFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.ACMECAKey, "acme-ca-key", c.ACMECAKey, "ACME issuing CA key (PEM)")
 	fs.StringVar(&c.ACMEChain, "acme-chain", c.ACMEChain, "certificates above the ACME issuing CA (PEM)")
 	fs.StringVar(&c.ACMEMember, "acme-member", c.ACMEMember, "CA member the ACME server publishes as (development: ca)")
+	fs.StringVar(&c.ACMEMemberKey, "acme-member-key", c.ACMEMemberKey, "identity key (PEM) of the ACME CA member, which signs its transactions")
 	fs.BoolVar(&c.ACMEOff, "acme-off", c.ACMEOff, "no ACME server")
 	fs.StringVar(&c.ACMEURL, "acme-url", c.ACMEURL, "external base URL of the ACME server (default: the API URL)")
 	fs.Var((*stringList)(&c.ACMEDomains), "acme-domain", "DNS name (with subdomains) the ACME CA issues for (repeatable)")
@@ -278,7 +284,7 @@ func applyEnv(c *Config, env func(string) string) error {
 		"raft_ca": &c.RaftCA, "join": &c.Join, "admin_cert": &c.AdminCert, "admin_key": &c.AdminKey,
 		"network": &c.Network, "ocsp_cert": &c.OCSPCert, "ocsp_key": &c.OCSPKey,
 		"acme_ca_cert": &c.ACMECACert, "acme_ca_key": &c.ACMECAKey, "acme_chain": &c.ACMEChain,
-		"acme_member": &c.ACMEMember, "acme_url": &c.ACMEURL, "acme_resolver": &c.ACMEResolver,
+		"acme_member": &c.ACMEMember, "acme_member_key": &c.ACMEMemberKey, "acme_url": &c.ACMEURL, "acme_resolver": &c.ACMEResolver,
 		"acme_eab_keys": &c.ACMEEABKeys, "acme_profiles": &c.ACMEProfiles,
 	}
 	for name, p := range strs {

@@ -23,10 +23,11 @@ func runInit(_ context.Context, e *env, args []string) error {
 	var hosts, ocsp stringList
 	fs.Var(&hosts, "host", "DNS name or IP address of the node certificate (repeatable; default localhost, 127.0.0.1, ::1)")
 	fs.Var(&ocsp, "ocsp-url", "the network's OCSP URL (repeatable)")
+	signed := fs.Bool("require-signatures", true, "every member transaction must carry the member's signature (the CLI, the Go client and the ACME server sign); false: checked only when present")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	n, err := devnet.Create(*dir, devnet.Options{NetworkID: *id, Hosts: hosts, OCSPURLs: ocsp, Now: time.Now()})
+	n, err := devnet.Create(*dir, devnet.Options{NetworkID: *id, Hosts: hosts, OCSPURLs: ocsp, Now: time.Now(), RequireSignatures: *signed})
 	if err != nil {
 		return err
 	}

@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/certchain/certchain/api"
 	apiclient "github.com/certchain/certchain/api/client"
+	"github.com/certchain/certchain/certchain"
+	"github.com/cloudflare/cfssl/helpers"
 )
 
 // joinTimeout bounds how long a starting node keeps asking to join.
@@ -27,9 +30,13 @@ func (a *App) join(ctx context.Context) error {
 		return err
 	}
 	body, _ := json.Marshal(api.NodeJoin{ID: a.Config.NodeID, Raft: a.Node.RaftAddr(), API: a.APIURL, Replica: !a.Config.Voter})
+	tx := certchain.Tx{Type: certchain.TxNodeAdd, Node: a.Config.NodeID, Address: a.Node.RaftAddr(), API: a.APIURL, Replica: !a.Config.Voter}
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 2*time.Second) {
 		var out map[string]any
-		err := c.Do(ctx, http.MethodPost, "/v1/cluster/nodes", "application/json", body, &out)
+		err := a.signAdmin(ctx, c, &tx)
+		if err == nil {
+			err = c.DoSigned(ctx, http.MethodPost, "/v1/cluster/nodes", "application/json", body, tx, &out)
+		}
 		if err == nil {
 			a.Logger.Info("joined the cluster", "via", a.Config.Join, "voter", a.Config.Voter)
 			return nil
@@ -48,6 +55,27 @@ func (a *App) join(ctx context.Context) error {
 
 // adminClient is an HTTPS client with the admin credentials that trusts
 // the node CA (the cluster's API certificates are node certificates).
+// signAdmin makes c sign as the admin (the join's node-add is a signed
+// transaction where the network requires signatures) and sets tx.Seen.
+func (a *App) signAdmin(ctx context.Context, c *client, tx *certchain.Tx) error {
+	if c.Signer == nil {
+		keyPEM, err := os.ReadFile(a.creds.adminKey)
+		if err != nil {
+			return fmt.Errorf("join: admin key: %w", err)
+		}
+		key, err := helpers.ParsePrivateKeyPEM(keyPEM)
+		if err != nil {
+			return fmt.Errorf("join: admin key: %w", err)
+		}
+		if c.Signer, err = c.NewTxSigner(ctx, key); err != nil {
+			return err
+		}
+	}
+	var err error
+	tx.Seen, err = seenOf(ctx, c, *tx)
+	return err
+}
+
 func (a *App) adminClient() (*client, error) {
 	kp, err := tls.LoadX509KeyPair(a.creds.adminCert, a.creds.adminKey)
 	if err != nil {

@@ -41,13 +41,19 @@ func runMember(ctx context.Context, e *env, args []string) error {
 		}
 		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
 	}
-	c, err := co.client()
+	var c *client
+	var err error
+	if args[0] == "list" {
+		c, err = co.client()
+	} else {
+		c, err = co.writer(ctx)
+	}
 	if err != nil {
 		return err
 	}
 	switch {
 	case args[0] == "list" && len(pos) == 0:
-		var resp struct{ Members []certchain.Member }
+		var resp struct{ Members []certchain.MemberRecord }
 		if err := c.Do(ctx, "GET", "/v1/members", "", nil, &resp); err != nil {
 			return err
 		}
@@ -75,9 +81,10 @@ func runMember(ctx context.Context, e *env, args []string) error {
 			m.Namespace = &certchain.Namespace{Organizations: orgs, URIPrefixes: uris, DNSSuffixes: dns}
 		}
 		body, _ := json.Marshal(m)
-		return clusterChange(ctx, e, c, "POST", "/v1/members", body)
+		return clusterChange(ctx, e, c, "POST", "/v1/members", body, certchain.Tx{Type: certchain.TxMemberSet, Member: body})
 	case args[0] == "remove" && len(pos) == 1:
-		return clusterChange(ctx, e, c, "DELETE", "/v1/members/"+url.PathEscape(pos[0]), nil)
+		b, _ := json.Marshal(map[string]string{"name": pos[0]}) // as the node makes it
+		return clusterChange(ctx, e, c, "DELETE", "/v1/members/"+url.PathEscape(pos[0]), nil, certchain.Tx{Type: certchain.TxMemberRemove, Member: b})
 	}
 	return usage
 }

@@ -1,16 +1,22 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"math/big"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/certchain/certchain/api"
+	"github.com/certchain/certchain/certchain"
 	"github.com/certchain/certchain/internal/pki"
+	xacme "golang.org/x/crypto/acme"
 )
 
 // identity writes a new member identity (self-signed certificate and key)
@@ -132,5 +138,84 @@ func TestOnboardMembers(t *testing.T) {
 	}
 	if m, ok := g.Member("ca-b"); !ok || m.Namespace == nil || m.Namespace.DNSSuffixes[0] != "op-b.example" {
 		t.Fatalf("ca-b after a restart: %+v %v", m, ok)
+	}
+}
+
+// TestSignedNetwork: on a network whose policy requires member signatures
+// (what certchain init makes by default), the CLI signs every write
+// (publish stream, status changes, key revocation, member changes), the
+// ACME server signs as its CA member, and an unsigned write is refused by
+// the ledger ("signature") without moving it.
+func TestSignedNetwork(t *testing.T) {
+	netDir := t.TempDir() + "/net"
+	mustCLI(t, t.TempDir(), "init", "--dir", netDir)
+	ch := newChallengeServers(t)
+	ch.host(t, "signed.certchain.test")
+	a := startAppWith(t, t.TempDir(), func(c *Config) { c.Network, c.ACMEHTTPPort, c.ACMEResolver = netDir, ch.httpPort, ch.dns.Addr })
+	dir := a.Config.DataDir
+	if !a.Network.Genesis.Policy.RequireSignatures {
+		t.Fatal("the network does not require signatures")
+	}
+	devs := filepath.Join(t.TempDir(), "devs")
+	mustCLI(t, dir, "device", "new", "--count", "3", "--out", devs)
+	if out := mustCLI(t, dir, "publish", "--quiet", devs); !strings.Contains(out, "published 3 new") {
+		t.Fatalf("signed publish: %s", out)
+	}
+	dev := filepath.Join(devs, "DEV-0000001.pem")
+	mustCLI(t, dir, "suspend", dev)
+	mustCLI(t, dir, "resume", dev)
+	mustCLI(t, dir, "revoke", "--reason", "keyCompromise", dev)
+	mustCLI(t, dir, "revoke-key", filepath.Join(devs, "DEV-0000002.pem"))
+	cert, _ := identity(t, "femto-s")
+	mustCLI(t, dir, "member", "add", "femto-s", "--as", "admin", "--role", "vendor", "--identity", cert, "--org", "S")
+	mustCLI(t, dir, "member", "remove", "femto-s", "--as", "admin")
+
+	// An unsigned write: refused at the ledger, nothing changes.
+	head := a.Node.State().Head()
+	resp, err := httpsClient(t, a, "vendor").Post(a.HTTPSURL+"/v1/certificates", "application/x-pem-file",
+		bytes.NewReader(pki.EncodeCertPEM(newDevice(t, a, "unsigned-1"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pr api.PublishResponse
+	_ = json.NewDecoder(resp.Body).Decode(&pr)
+	resp.Body.Close()
+	if pr.Rejected != 1 || !strings.HasPrefix(pr.Results[0].Reason, "signature:") {
+		t.Fatalf("unsigned publish: %+v", pr)
+	}
+	if h := a.Node.State().Head(); h.Height != head.Height {
+		t.Fatalf("an unsigned write moved the ledger from %d to %d", head.Height, h.Height)
+	}
+
+	// The ACME server signs its publish as the CA member.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := acmeClient(t, a, newKey(t, "p256"))
+	if _, err := c.Register(ctx, &xacme.Account{}, xacme.AcceptTOS); err != nil {
+		t.Fatal(err)
+	}
+	o, err := c.AuthorizeOrder(ctx, xacme.DomainIDs("signed.certchain.test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch.solve(t, ctx, c, o.AuthzURLs[0], "http-01")
+	ders, _, err := c.CreateOrderCert(ctx, o.FinalizeURL, csrFor(t, newKey(t, "p256"), "signed.certchain.test"), false)
+	if err != nil {
+		t.Fatalf("ACME on a signed network: %v", err)
+	}
+	if err := c.RevokeCert(ctx, nil, ders[0], xacme.CRLReasonKeyCompromise); err != nil {
+		t.Fatalf("ACME revocation on a signed network: %v", err)
+	}
+	// Every block's transactions carry signatures.
+	for h := uint64(1); h <= a.Node.State().Head().Height; h++ {
+		blk, err := a.Node.State().Block(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, tx := range blk.Txs {
+			if blk.Verdicts[i].Code == certchain.Accepted && len(tx.Sig) == 0 && tx.Submitter != certchain.OwnerSubmitter {
+				t.Fatalf("block %d: an accepted %s without a signature", h, tx.Type)
+			}
+		}
 	}
 }

@@ -42,7 +42,7 @@ func runPublish(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() == 0 {
 		return errors.New("usage: certchain publish FILE|DIR...")
 	}
-	c, err := co.client()
+	c, err := co.writer(ctx)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,14 @@ func runRevokeKey(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := co.client()
+	c, err := co.writer(ctx)
+	if err != nil {
+		return err
+	}
+	tx := certchain.Tx{Type: certchain.TxRevokeKey}
+	if tx.Target, err = certchain.ParseHash(h); err == nil {
+		tx.Reason, err = certchain.ParseReason(*reason)
+	}
 	if err != nil {
 		return err
 	}
@@ -44,7 +51,7 @@ func runRevokeKey(ctx context.Context, e *env, args []string) error {
 		Tx     string      `json:"tx"`
 		Key    api.KeyView `json:"key"`
 	}
-	if err := c.Do(ctx, "POST", "/v1/keys/"+h+"/revoke", "application/json", body, &resp); err != nil {
+	if err := c.DoSigned(ctx, "POST", "/v1/keys/"+h+"/revoke", "application/json", body, tx, &resp); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "key %s is revoked and blocked (block %d, tx %s): %d %s revoked\n",

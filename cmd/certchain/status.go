@@ -7,7 +7,9 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -131,14 +133,27 @@ func statusCommand(action string) func(context.Context, *env, []string) error {
 			if err != nil {
 				return err
 			}
-			return sendTx(ctx, e, &co, "/v1/certificates/"+id+"/"+action, "application/jose+json", proof)
+			c, err := co.client()
+			if err != nil {
+				return err
+			}
+			var resp api.TxResponse
+			if err := c.Do(ctx, "POST", "/v1/certificates/"+id+"/"+action, "application/jose+json", []byte(proof), &resp); err != nil {
+				return err
+			}
+			printTx(e, &resp)
+			return nil
 		}
 		body := "{}"
+		tx := certchain.Tx{Type: map[string]certchain.TxType{"revoke": certchain.TxRevoke, "suspend": certchain.TxSuspend, "resume": certchain.TxResume}[action]}
 		if action == "revoke" {
+			if tx.Reason, err = certchain.ParseReason(*reason); err != nil {
+				return err
+			}
 			b, _ := json.Marshal(map[string]string{"reason": *reason})
 			body = string(b)
 		}
-		return sendTx(ctx, e, &co, "/v1/certificates/"+id+"/"+action, "application/json", body)
+		return sendTx(ctx, e, &co, id, "/v1/certificates/"+id+"/"+action, "application/json", body, tx)
 	}
 }
 
@@ -227,21 +242,50 @@ func runRenew(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return sendTx(ctx, e, &co, "/v1/certificates/"+old+"/renew", "application/x-pem-file", string(pemNew))
+	tx := certchain.Tx{Type: certchain.TxRenew}
+	for rest := pemNew; ; { // as the node splits a PEM body: CA certificates are the chain
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if c, err := x509.ParseCertificate(b.Bytes); err == nil && c.IsCA {
+			tx.Chain = append(tx.Chain, b.Bytes)
+		} else if b.Type == "CERTIFICATE" {
+			tx.Cert = b.Bytes
+		}
+	}
+	return sendTx(ctx, e, &co, old, "/v1/certificates/"+old+"/renew", "application/x-pem-file", string(pemNew), tx)
 }
 
-func sendTx(ctx context.Context, e *env, co *clientOptions, path, ct, body string) error {
-	c, err := co.client()
+// sendTx sends a write on certificate id that makes tx (signed, with
+// the certificate's current status height as Seen, when the client has
+// the member's key) and prints the outcome.
+func sendTx(ctx context.Context, e *env, co *clientOptions, id, path, ct, body string, tx certchain.Tx) error {
+	c, err := co.writer(ctx)
 	if err != nil {
 		return err
 	}
-	var resp api.TxResponse
-	if err := c.Do(ctx, "POST", path, ct, []byte(body), &resp); err != nil {
+	if tx.Target, err = certchain.ParseHash(id); err != nil {
 		return err
 	}
+	if c.Signer != nil {
+		var st statusLine
+		if err := c.Do(ctx, "GET", "/v1/certificates/"+id+"/status", "", nil, &st); err != nil {
+			return err
+		}
+		tx.Seen = st.StatusHeight
+	}
+	var resp api.TxResponse
+	if err := c.DoSigned(ctx, "POST", path, ct, []byte(body), tx, &resp); err != nil {
+		return err
+	}
+	printTx(e, &resp)
+	return nil
+}
+
+func printTx(e *env, resp *api.TxResponse) {
 	fmt.Fprintf(e.stdout, "%s is now %s (block %d, tx %s)\n", resp.Certificate, resp.Status, resp.Height, resp.Tx)
 	if resp.New != "" {
 		fmt.Fprintf(e.stdout, "successor %s is published\n", resp.New)
 	}
-	return nil
 }

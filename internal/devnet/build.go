@@ -115,7 +115,7 @@ func (b *builder) genesis() (*certchain.Genesis, error) {
 		NetworkID:    b.o.NetworkID,
 		NetworkIDOID: certchain.DefaultNetworkIDOID,
 		Time:         b.o.Now,
-		Policy:       certchain.DefaultPolicy(),
+		Policy:       b.policy(),
 		Members:      b.members,
 	}
 	if err := g.Validate(); err != nil {
@@ -132,4 +132,11 @@ func (b *builder) issue(prof string, req *csr.CertificateRequest, certFile, keyF
 		return nil, err
 	}
 	return certPEM, writePair(certFile, keyFile, certPEM, keyPEM)
+}
+
+// policy is the default policy, with member signatures required if asked.
+func (b *builder) policy() certchain.Policy {
+	p := certchain.DefaultPolicy()
+	p.RequireSignatures = b.o.RequireSignatures
+	return p
 }

@@ -23,6 +23,9 @@ type Options struct {
 	// first one goes into the AIA of leaves SignWithMemberCA issues (a
 	// cfssl profile carries one OCSP URL). Empty means none.
 	OCSPURLs []string
+	// RequireSignatures makes the network require its members' signatures
+	// on every transaction (policy require_signatures).
+	RequireSignatures bool
 	// Now is the genesis time and the start of every certificate's
 	// validity (less cfssl's five-minute backdate); zero means the wall
 	// clock. It is truncated to the second, in UTC.
