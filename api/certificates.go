@@ -181,7 +181,13 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	s.writeOne(w, r, certchain.Tx{Type: certchain.TxRenew, Cert: batch.Certs[0], Chain: batch.Chain})
+	tx := certchain.Tx{Type: certchain.TxRenew, Cert: batch.Certs[0], Chain: batch.Chain}
+	if proof := r.Header.Get(HeaderOwnerProof); proof != "" {
+		// The old certificate's owner renews it with a request its key
+		// signed (validator.OwnerRequest, action renew).
+		tx.Submitter, tx.Proof = certchain.OwnerSubmitter, []byte(proof)
+	}
+	s.writeOne(w, r, tx)
 }
 
 // writeOne submits one transaction on the certificate named in the path
@@ -230,6 +236,10 @@ func (s *Server) submitOne(r *http.Request, tx *certchain.Tx) (raftstore.Result,
 const (
 	HeaderSignature = "Certchain-Signature"
 	HeaderSeen      = "Certchain-Seen"
+	// HeaderOwnerProof carries the owner's signed request (a compact JWS,
+	// validator.OwnerRequest) of a renewal, whose body is the new
+	// certificate.
+	HeaderOwnerProof = "Certchain-Owner-Proof"
 )
 
 // txSignature puts the member's signature and Seen from the request

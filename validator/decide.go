@@ -80,7 +80,7 @@ func DecideErr(tx *certchain.Tx, txID certchain.Hash, pre *Cert, opts *Options, 
 	if !ok {
 		return verdict(nil, ruleErr(RuleTxType, fmt.Sprintf("unknown transaction type %s", tx.Type)))
 	}
-	if len(tx.Proof) > 0 && tx.Type != certchain.TxRevoke && tx.Type != certchain.TxSuspend && tx.Type != certchain.TxResume {
+	if len(tx.Proof) > 0 && tx.Type != certchain.TxRevoke && tx.Type != certchain.TxSuspend && tx.Type != certchain.TxResume && tx.Type != certchain.TxRenew {
 		return verdict(nil, ruleErr(RuleOwnerProof, fmt.Sprintf("a %s transaction carries no owner proof", tx.Type)))
 	}
 	if err := d.checkSignature(); err != nil {

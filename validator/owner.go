@@ -22,8 +22,8 @@ import (
 // MaxOwnerProof bounds an owner's signed request.
 const MaxOwnerProof = 8 << 10
 
-// OwnerRequest is what the owner of a certificate signs to revoke, suspend
-// or resume it without a member: the payload of a JWS in compact
+// OwnerRequest is what the owner of a certificate signs to revoke, suspend,
+// resume or renew it without a member: the payload of a JWS in compact
 // serialization (RFC 7515 §7.1) signed with the certificate's own private
 // key ("alg" ES256 or ES384 for P-256 and P-384 keys, EdDSA for Ed25519,
 // RS256 for RSA; no other header is needed).
@@ -34,10 +34,13 @@ const MaxOwnerProof = 8 << 10
 // ("replay"). Network names the ledger, so a request signed for one
 // consortium cannot be replayed into another.
 type OwnerRequest struct {
-	Network      string `json:"network"`
-	Action       string `json:"action"` // revoke, suspend or resume
-	Certificate  string `json:"certificate"`
-	Reason       string `json:"reason,omitempty"` // revoke only; RFC 5280 name
+	Network     string `json:"network"`
+	Action      string `json:"action"` // revoke, suspend, resume or renew
+	Certificate string `json:"certificate"`
+	Reason      string `json:"reason,omitempty"` // revoke only; RFC 5280 name
+	// New is, for renew, the ID (hex SHA-256 of the DER) of the
+	// certificate that succeeds Certificate.
+	New          string `json:"new,omitempty"`
 	StatusHeight uint64 `json:"status_height"`
 }
 
@@ -172,9 +175,12 @@ func (d *decision) ownerProof(r *certchain.Record) error {
 		return err
 	}
 	q := j.req
-	wantReason := ""
-	if d.tx.Type == certchain.TxRevoke {
+	wantReason, wantNew := "", ""
+	switch d.tx.Type {
+	case certchain.TxRevoke:
 		wantReason = d.tx.Reason.String()
+	case certchain.TxRenew:
+		wantNew = d.certID().String()
 	}
 	switch {
 	case q.Network != d.g.NetworkID:
@@ -185,6 +191,8 @@ func (d *decision) ownerProof(r *certchain.Record) error {
 		return proofErr("the request names certificate %s, the transaction %s", quoteShort(q.Certificate), r.ID)
 	case q.Reason != wantReason && !(wantReason == certchain.ReasonUnspecified.String() && q.Reason == ""):
 		return proofErr("the request gives reason %s, the transaction %s", quoteShort(q.Reason), d.tx.Reason)
+	case q.New != wantNew:
+		return proofErr("the request names successor %s, the transaction %s", quoteShort(q.New), quoteShort(wantNew))
 	case q.StatusHeight != r.StatusHeight:
 		return ruleErr(RuleReplay, fmt.Sprintf("the request was made at status height %d; certificate %s changed at height %d since (a request is good once)", q.StatusHeight, r.ID, r.StatusHeight))
 	}

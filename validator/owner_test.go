@@ -76,3 +76,40 @@ func FuzzParseOwnerProof(f *testing.F) {
 		}
 	})
 }
+
+func TestOwnerSignedRenewal(t *testing.T) {
+	n, opts := newNet(t)
+	l := newLedger(t, n, opts)
+	old := n.SelfSigned(t, vt.WithCN("SC-7"))
+	id := l.publish(vt.Vendor, old.DER)
+	next := n.SelfSigned(t, vt.WithCN("SC-7"))
+	req := func(newDER []byte) validator.OwnerRequest {
+		return validator.OwnerRequest{Network: n.Genesis.NetworkID, Action: "renew", Certificate: id.String(),
+			New: certchain.Sum(newDER).String(), StatusHeight: l.view.records[id].StatusHeight}
+	}
+	renew := func(newDER, proof []byte) *certchain.Tx {
+		return &certchain.Tx{Type: certchain.TxRenew, Submitter: certchain.OwnerSubmitter, Target: id, Cert: newDER, Proof: proof}
+	}
+	for _, bad := range []struct {
+		name string
+		tx   *certchain.Tx
+		rule string
+	}{
+		{"signed by the new key", renew(next.DER, vt.OwnerProof(t, next.Key, req(next.DER))), validator.RuleOwnerProof},
+		{"names another successor", renew(next.DER, vt.OwnerProof(t, old.Key, req(n.SelfSigned(t, vt.WithCN("SC-7")).DER))), validator.RuleOwnerProof},
+		{"another identity", renew(n.SelfSigned(t, vt.WithCN("SC-8")).DER, nil), validator.RuleIdentityMismatch},
+	} {
+		if bad.tx.Proof == nil {
+			bad.tx.Proof = vt.OwnerProof(t, old.Key, req(bad.tx.Cert))
+		}
+		_, v := l.decide(bad.tx)
+		wantVerdict(t, v, certchain.Rejected, bad.rule)
+	}
+	proof := vt.OwnerProof(t, old.Key, req(next.DER))
+	l.must(renew(next.DER, proof))
+	if r := l.view.records[certchain.Sum(next.DER)]; r.Submitter != vt.Vendor || l.view.records[id].Status != certchain.StatusSuperseded {
+		t.Fatalf("after the owner's renewal: new record by %q, old %s", r.Submitter, l.view.records[id].Status)
+	}
+	_, v := l.decide(renew(n.SelfSigned(t, vt.WithCN("SC-7")).DER, proof)) // the same request again
+	wantVerdict(t, v, certchain.Rejected, validator.RuleState)             // the old certificate is superseded now
+}

@@ -22,6 +22,12 @@ import (
 //   - the new certificate is inside the submitter's namespace, if it has
 //     one ("namespace"), and its key is not revoked ("key-blocked").
 func (d *decision) renew() ([]*certchain.Record, error) {
+	if d.tx.Submitter == certchain.OwnerSubmitter {
+		return d.ownerRenew()
+	}
+	if len(d.tx.Proof) > 0 {
+		return nil, ruleErr(RuleOwnerProof, "a member's transaction carries no owner proof")
+	}
 	m, err := d.member()
 	if err != nil {
 		return nil, err
@@ -34,7 +40,7 @@ func (d *decision) renew() ([]*certchain.Record, error) {
 		return nil, err
 	}
 	if m.Role != certchain.RoleAdmin && m.Name != old.Submitter {
-		return nil, ruleErr(RuleUnauthorized, fmt.Sprintf("only %q (its submitter) or an admin may renew certificate %s", old.Submitter, old.ID))
+		return nil, ruleErr(RuleUnauthorized, fmt.Sprintf("only %q (its submitter), an admin or its owner may renew certificate %s", old.Submitter, old.ID))
 	}
 	c, err := d.successor(old)
 	if err == nil {
@@ -43,10 +49,40 @@ func (d *decision) renew() ([]*certchain.Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	return d.supersede(old, c, d.tx.Submitter)
+}
+
+// ownerRenew decides a renewal the owner of the old certificate signed
+// with its key (an OwnerRequest naming the successor): the new record
+// keeps the old one's submitter, whose namespace, if it is a member with
+// one, the new certificate must be inside.
+func (d *decision) ownerRenew() ([]*certchain.Record, error) {
+	old, err := d.target()
+	if err != nil {
+		return nil, err
+	}
+	c, err := d.successor(old)
+	if err == nil {
+		err = d.ownerProof(old)
+	}
+	if m, ok := d.g.Member(old.Submitter); err == nil && ok {
+		err = checkNamespace(m, c.X509)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return d.supersede(old, c, old.Submitter)
+}
+
+// supersede records c as the successor of old, published on behalf of
+// submitter.
+func (d *decision) supersede(old *certchain.Record, c *Cert, submitter string) ([]*certchain.Record, error) {
 	if err := old.Supersede(c.ID, d.at, d.height); err != nil {
 		return nil, stateError(d.tx.Type, old.Status)
 	}
-	return []*certchain.Record{c.Record(d.tx, d.txID, d.height, d.at), old}, nil
+	rec := c.Record(d.tx, d.txID, d.height, d.at)
+	rec.Submitter = submitter
+	return []*certchain.Record{rec, old}, nil
 }
 
 // successor checks the new certificate of a renewal of old.

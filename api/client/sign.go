@@ -90,6 +90,15 @@ func (c *Client) DoSigned(ctx context.Context, method, path, contentType string,
 	return c.doRetrying(ctx, method, path, contentType, body, hdr, out)
 }
 
+// DoHeaders is Do with extra request headers (e.g. an owner's proof).
+func (c *Client) DoHeaders(ctx context.Context, method, path, contentType string, body []byte, headers map[string]string, out any) error {
+	hdr := http.Header{}
+	for k, v := range headers {
+		hdr.Set(k, v)
+	}
+	return c.doRetrying(ctx, method, path, contentType, body, hdr, out)
+}
+
 // splitBundle splits a PEM bundle as the node does for a publish: CA
 // certificates are the chain, the others the certificates to publish.
 func splitBundle(pemBody []byte) (certs, chain []string, err error) {

@@ -60,7 +60,7 @@ func TestConsortiumHostile(t *testing.T) {
 	ownerRequest := func(action, id, keyFile string) []byte {
 		t.Helper()
 		co := clientOptions{data: dir}
-		proof, err := ownerProof(context.Background(), &co, action, id, "keyCompromise", keyFile)
+		proof, err := ownerProof(context.Background(), &co, action, id, "keyCompromise", "", keyFile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,6 +137,56 @@ func TestConsortiumHostile(t *testing.T) {
 	}
 	if h := a.Node.State().Head(); h.Height != head.Height {
 		t.Fatalf("the replay moved the ledger from %d to %d", head.Height, h.Height)
+	}
+
+	// The owner renews its certificate with its key (a new key for the
+	// same device), then revokes the successor; the revocation replayed is
+	// refused.
+	mineFile := filepath.Join(t.TempDir(), "SC-1.pem")
+	writeFile(t, mineFile, pki.EncodeCertPEM(mine))
+	next, nextKey := device("vendor", "SC-1")
+	nextFile := filepath.Join(t.TempDir(), "SC-1-next.pem")
+	writeFile(t, nextFile, pki.EncodeCertPEM(next))
+	if out := mustCLI(t, dir, "renew", "--owner-key", mineKey, mineFile, nextFile); !strings.Contains(out, "successor") {
+		t.Fatalf("the owner renews: %s", out)
+	}
+	nextID := certchain.Sum(next).String()
+	revokeNext := ownerRequest("revoke", nextID, nextKey)
+	if code, m := post(httpsClient(t, a, ""), "/v1/certificates/"+nextID+"/revoke", jose, revokeNext); code != 200 || m["status"] != "revoked" {
+		t.Fatalf("the owner revokes the successor: %d %v", code, m)
+	}
+	head = a.Node.State().Head()
+	if code, m := post(httpsClient(t, a, ""), "/v1/certificates/"+nextID+"/revoke", jose, revokeNext); code != 409 || !strings.HasPrefix(m["detail"].(string), "replay") {
+		t.Fatalf("a replayed owner-signed revocation: %d %v", code, m)
+	}
+	if h := a.Node.State().Head(); h.Height != head.Height {
+		t.Fatalf("the replayed revocation moved the ledger from %d to %d", head.Height, h.Height)
+	}
+
+	// A publish with a key that was revoked.
+	key, err := pki.GenerateKey(pki.KeyP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaked, err := pki.SelfSign(pki.DeviceOptions{NetworkID: nid, Organization: "vendor", CommonName: "SC-9"}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := pki.SelfSign(pki.DeviceOptions{NetworkID: nid, Organization: "vendor", CommonName: "SC-10"}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishAs("vendor", leaked)
+	leakedFile := filepath.Join(t.TempDir(), "SC-9.pem")
+	writeFile(t, leakedFile, pki.EncodeCertPEM(leaked))
+	mustCLI(t, dir, "revoke-key", "--as", "vendor", leakedFile)
+	head = a.Node.State().Head()
+	if code, m := post(vendor, "/v1/certificates", "application/x-pem-file", pki.EncodeCertPEM(again)); code != 200 || m["rejected"] != float64(1) ||
+		!strings.HasPrefix(m["results"].([]any)[0].(map[string]any)["reason"].(string), "key-blocked") {
+		t.Fatalf("a publish with a revoked key: %d %v", code, m)
+	}
+	if h := a.Node.State().Head(); h.Height != head.Height {
+		t.Fatalf("the refused publish moved the ledger from %d to %d", head.Height, h.Height)
 	}
 }
 

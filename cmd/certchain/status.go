@@ -129,7 +129,7 @@ func statusCommand(action string) func(context.Context, *env, []string) error {
 			return err
 		}
 		if *ownerKey != "" {
-			proof, err := ownerProof(ctx, &co, action, id, *reason, *ownerKey)
+			proof, err := ownerProof(ctx, &co, action, id, *reason, "", *ownerKey)
 			if err != nil {
 				return err
 			}
@@ -160,7 +160,7 @@ func statusCommand(action string) func(context.Context, *env, []string) error {
 // ownerProof makes the owner's signed request (validator.OwnerRequest, a
 // compact JWS) to act on certificate id: it reads the certificate's
 // current status height from the node, which makes the request good once.
-func ownerProof(ctx context.Context, co *clientOptions, action, id, reason, keyFile string) (string, error) {
+func ownerProof(ctx context.Context, co *clientOptions, action, id, reason, newID, keyFile string) (string, error) {
 	keyPEM, err := os.ReadFile(keyFile)
 	if err != nil {
 		return "", err
@@ -181,7 +181,7 @@ func ownerProof(ctx context.Context, co *clientOptions, action, id, reason, keyF
 	if err := c.Do(ctx, "GET", "/v1/certificates/"+id+"/status", "", nil, &st); err != nil {
 		return "", err
 	}
-	req := validator.OwnerRequest{Network: nv.NetworkID, Action: action, Certificate: id, StatusHeight: st.StatusHeight}
+	req := validator.OwnerRequest{Network: nv.NetworkID, Action: action, Certificate: id, New: newID, StatusHeight: st.StatusHeight}
 	if action == "revoke" {
 		r, err := certchain.ParseReason(reason)
 		if err != nil {
@@ -228,11 +228,12 @@ func runRenew(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("renew", flag.ContinueOnError)
 	var co clientOptions
 	co.bind(fs, e.getenv)
+	ownerKey := fs.String("owner-key", "", "renew as the old certificate's owner: sign with its private key (PEM) instead of a member certificate")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {
-		return errors.New("usage: certchain renew OLD(ID|FILE) NEW(FILE)")
+		return errors.New("usage: certchain renew [--owner-key OLDKEY] OLD(ID|FILE) NEW(FILE)")
 	}
 	old, err := certID(fs.Arg(0))
 	if err != nil {
@@ -253,6 +254,23 @@ func runRenew(ctx context.Context, e *env, args []string) error {
 		} else if b.Type == "CERTIFICATE" {
 			tx.Cert = b.Bytes
 		}
+	}
+	if *ownerKey != "" {
+		proof, err := ownerProof(ctx, &co, "renew", old, "", certchain.Sum(tx.Cert).String(), *ownerKey)
+		if err != nil {
+			return err
+		}
+		c, err := co.client()
+		if err != nil {
+			return err
+		}
+		var resp api.TxResponse
+		hdr := map[string]string{api.HeaderOwnerProof: proof}
+		if err := c.DoHeaders(ctx, "POST", "/v1/certificates/"+old+"/renew", "application/x-pem-file", pemNew, hdr, &resp); err != nil {
+			return err
+		}
+		printTx(e, &resp)
+		return nil
 	}
 	return sendTx(ctx, e, &co, old, "/v1/certificates/"+old+"/renew", "application/x-pem-file", string(pemNew), tx)
 }

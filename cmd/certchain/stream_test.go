@@ -272,7 +272,7 @@ func TestMemberRateLimit(t *testing.T) {
 	id := certchain.Sum(der).String()
 	anon := httpsClient(t, a, "")
 	for i, action := range []string{"suspend", "resume", "suspend"} {
-		proof, err := ownerProof(context.Background(), &clientOptions{data: dir}, action, id, "", keyFile)
+		proof, err := ownerProof(context.Background(), &clientOptions{data: dir}, action, id, "", "", keyFile)
 		if err != nil {
 			t.Fatal(err)
 		}
