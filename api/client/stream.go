@@ -9,6 +9,7 @@ import (
 	"io"
 	"iter"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -90,12 +91,7 @@ func writeItems(ctx context.Context, pw *io.PipeWriter, items iter.Seq[api.Strea
 			}
 		}
 	}()
-	for it := range items {
-		if signer != nil {
-			// An item that cannot be signed (not a PEM certificate) goes
-			// unsigned: the node refuses it with its own reason.
-			_ = signer.signItem(&it)
-		}
+	for it := range signed(items, signer) {
 		mu.Lock()
 		err := enc.Encode(it)
 		if err == nil && w.Buffered() > 32<<10 {
@@ -110,4 +106,53 @@ func writeItems(ctx context.Context, pw *io.PipeWriter, items iter.Seq[api.Strea
 	mu.Lock()
 	defer mu.Unlock()
 	pw.CloseWithError(w.Flush())
+}
+
+// signed returns items with their signatures (signer nil: items), signed
+// on all cores while they keep their order; an item is passed on as soon
+// as it and those before it are signed, so a slow producer's items are
+// not held back. An item that cannot be signed (not a PEM certificate)
+// goes unsigned: the node refuses it with its own reason.
+func signed(items iter.Seq[api.StreamItem], signer *TxSigner) iter.Seq[api.StreamItem] {
+	if signer == nil {
+		return items
+	}
+	return func(yield func(api.StreamItem) bool) {
+		type job struct {
+			it   api.StreamItem
+			done chan struct{}
+		}
+		workers := runtime.GOMAXPROCS(0)
+		order := make(chan *job, 4*workers) // in item order, bounds the items in flight
+		work := make(chan *job, 4*workers)
+		quit := make(chan struct{})
+		defer close(quit)
+		go func() {
+			defer close(order)
+			defer close(work)
+			for it := range items {
+				j := &job{it: it, done: make(chan struct{})}
+				select {
+				case order <- j:
+				case <-quit:
+					return
+				}
+				work <- j
+			}
+		}()
+		for range workers {
+			go func() {
+				for j := range work {
+					_ = signer.signItem(&j.it)
+					close(j.done)
+				}
+			}()
+		}
+		for j := range order {
+			<-j.done
+			if !yield(j.it) {
+				return
+			}
+		}
+	}
 }
