@@ -104,13 +104,13 @@ func TestOnboardMembers(t *testing.T) {
 	}
 	other := filepath.Join(t.TempDir(), "other")
 	mustCLI(t, dir, "device", "new", "--count", "1", "--org", "vendor", "--network-id", nid, "--out", other)
-	if code, out := cli(t, dir, append(as(vendorCert, vendorKey, "publish"), "--quiet", other)...); code != 2 || !strings.Contains(out, "1 rejected") {
+	if code, out := cli(t, dir, append(as(vendorCert, vendorKey, "publish"), "--quiet", "--report", filepath.Join(t.TempDir(), "r.tsv"), other)...); code != 2 || !strings.Contains(out, "1 rejected") {
 		t.Fatalf("the new vendor publishing into another namespace: exit %d %s", code, out)
 	}
 
 	// The new CA member publishes what its CA signed; the founding CA
 	// member cannot publish it.
-	if code, out := cli(t, dir, "publish", "--quiet", "--as", "ca", caLeaf); code != 2 || !strings.Contains(out, "1 rejected") {
+	if code, out := cli(t, dir, "publish", "--quiet", "--as", "ca", "--report", filepath.Join(t.TempDir(), "r.tsv"), caLeaf); code != 2 || !strings.Contains(out, "1 rejected") {
 		t.Fatalf("another CA member publishing ca-b's certificate: exit %d %s", code, out)
 	}
 	if out := mustCLI(t, dir, append(as(caCert, caKey, "publish"), "--quiet", caLeaf)...); !strings.Contains(out, "published 1 new") {
