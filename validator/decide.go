@@ -80,8 +80,8 @@ func DecideErr(tx *certchain.Tx, txID certchain.Hash, pre *Cert, opts *Options, 
 	if !ok {
 		return verdict(nil, ruleErr(RuleTxType, fmt.Sprintf("unknown transaction type %s", tx.Type)))
 	}
-	if len(tx.Proof) > 0 && tx.Type != certchain.TxRevoke && tx.Type != certchain.TxSuspend && tx.Type != certchain.TxResume && tx.Type != certchain.TxRenew {
-		return verdict(nil, ruleErr(RuleOwnerProof, fmt.Sprintf("a %s transaction carries no owner proof", tx.Type)))
+	if len(tx.Proof) > 0 && (tx.Submitter != certchain.OwnerSubmitter || !ownerActions[tx.Type]) {
+		return verdict(nil, ruleErr(RuleOwnerProof, fmt.Sprintf("only an owner's %s transaction carries an owner proof", tx.Type)))
 	}
 	if err := d.checkSignature(); err != nil {
 		return verdict(nil, err)
@@ -105,6 +105,9 @@ var handlers = map[certchain.TxType]func(*decision) ([]*certchain.Record, error)
 	certchain.TxMemberSet:    (*decision).memberSet,
 	certchain.TxMemberRemove: (*decision).memberRemove,
 }
+
+// ownerActions are what a certificate's owner may do with a proof.
+var ownerActions = map[certchain.TxType]bool{certchain.TxRevoke: true, certchain.TxSuspend: true, certchain.TxResume: true, certchain.TxRenew: true}
 
 // unchangedError reports a transaction already in effect.
 type unchangedError struct{ *RuleError }

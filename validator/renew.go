@@ -25,9 +25,6 @@ func (d *decision) renew() ([]*certchain.Record, error) {
 	if d.tx.Submitter == certchain.OwnerSubmitter {
 		return d.ownerRenew()
 	}
-	if len(d.tx.Proof) > 0 {
-		return nil, ruleErr(RuleOwnerProof, "a member's transaction carries no owner proof")
-	}
 	m, err := d.member()
 	if err != nil {
 		return nil, err

@@ -37,9 +37,6 @@ func (d *decision) changeStatus() ([]*certchain.Record, error) {
 		}
 		return []*certchain.Record{r}, nil
 	}
-	if len(d.tx.Proof) > 0 {
-		return nil, ruleErr(RuleOwnerProof, "a member's transaction carries no owner proof")
-	}
 	m, err := d.member()
 	if err != nil {
 		return nil, err

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 
 	apiclient "github.com/certchain/certchain/api/client"
-	"github.com/cloudflare/cfssl/helpers"
 )
 
 // clientProfile is what a development node writes to data/client.json so
@@ -94,11 +93,7 @@ func (o *clientOptions) writer(ctx context.Context) (*client, error) {
 	if err != nil || o.key == "" {
 		return c, err
 	}
-	keyPEM, err := os.ReadFile(o.key)
-	if err != nil {
-		return nil, fmt.Errorf("member key: %w", err)
-	}
-	key, err := helpers.ParsePrivateKeyPEM(keyPEM)
+	key, err := loadSignerKey(o.key)
 	if err != nil {
 		return nil, fmt.Errorf("member key %s: %w", o.key, err)
 	}

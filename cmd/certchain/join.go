@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/certchain/certchain/api"
 	apiclient "github.com/certchain/certchain/api/client"
 	"github.com/certchain/certchain/certchain"
-	"github.com/cloudflare/cfssl/helpers"
 )
 
 // joinTimeout bounds how long a starting node keeps asking to join.
@@ -59,13 +57,12 @@ func (a *App) join(ctx context.Context) error {
 // transaction where the network requires signatures) and sets tx.Seen.
 func (a *App) signAdmin(ctx context.Context, c *client, tx *certchain.Tx) error {
 	if c.Signer == nil {
-		keyPEM, err := os.ReadFile(a.creds.adminKey)
+		key, err := loadSignerKey(a.creds.adminKey)
 		if err != nil {
 			return fmt.Errorf("join: admin key: %w", err)
 		}
-		key, err := helpers.ParsePrivateKeyPEM(keyPEM)
-		if err != nil {
-			return fmt.Errorf("join: admin key: %w", err)
+		if key == nil {
+			return nil // no key: an unsigned join, for networks that allow it
 		}
 		if c.Signer, err = c.NewTxSigner(ctx, key); err != nil {
 			return err
