@@ -261,7 +261,7 @@ func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash
 	g, verify := s.memberSet()
 	opts := verify.options(at)
 	d := decided{verdicts: make([]certchain.Verdict, len(txs)), checked: verify.checkAll(txs, pre, opts)}
-	if good := verify.signaturesAll(txs, ids, opts); good != nil {
+	if good := verify.signaturesAll(txs, ids, opts, ix == withIndexes); good != nil {
 		opts.SignatureVerified = func(id certchain.Hash) bool { return good[id] }
 	}
 	view := &txnView{txn: txn}

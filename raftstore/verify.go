@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/certchain/certchain/certchain"
@@ -15,7 +16,17 @@ import (
 type verifier struct {
 	base    *validator.Options // anchors parsed once; Now is set per block
 	workers int
+	// sigs are the IDs of transactions whose member signature verified
+	// with this member set: the edge's precheck verifies, the apply step
+	// of the same node reuses (and forgets) the result. A new member set
+	// makes a new verifier, so nothing verified with an old key is reused.
+	sigs     sync.Map // certchain.Hash -> struct{}
+	sigCount atomic.Int64
 }
+
+// maxVerifiedSigs bounds sigs: prechecked transactions that never reach
+// a block (refused as busy) would otherwise stay.
+const maxVerifiedSigs = 1 << 20
 
 // newVerifier fails when the genesis' members or CA certificates do not
 // parse: such a node must not start.
@@ -56,20 +67,29 @@ func (v *verifier) checkAll(txs []certchain.Tx, out []*validator.Cert, opts *val
 }
 
 // signaturesAll verifies, on all cores, the member signatures of the
-// transactions that carry one, and returns the IDs of those that verify
-// (nil when none carries a signature), for Options.SignatureVerified.
-func (v *verifier) signaturesAll(txs []certchain.Tx, ids []certchain.Hash, opts *validator.Options) map[certchain.Hash]bool {
+// transactions that carry one (those this node verified before are taken
+// as verified), and returns the IDs of those that verify (nil when none
+// carries a signature), for Options.SignatureVerified. apply says the
+// block is being applied: its transactions' entries are dropped.
+func (v *verifier) signaturesAll(txs []certchain.Tx, ids []certchain.Hash, opts *validator.Options, apply bool) map[certchain.Hash]bool {
+	ok := make([]bool, len(txs))
 	next := make(chan int, len(txs))
+	signed := 0
 	for i := range txs {
-		if len(txs[i].Sig) > 0 {
+		if len(txs[i].Sig) == 0 {
+			continue
+		}
+		signed++
+		if _, seen := v.sigs.Load(ids[i]); seen {
+			ok[i] = true
+		} else {
 			next <- i
 		}
 	}
 	close(next)
-	if len(next) == 0 {
+	if signed == 0 {
 		return nil
 	}
-	ok := make([]bool, len(txs))
 	var wg sync.WaitGroup
 	for range min(v.workers, len(next)) {
 		wg.Go(func() {
@@ -79,9 +99,23 @@ func (v *verifier) signaturesAll(txs []certchain.Tx, ids []certchain.Hash, opts 
 		})
 	}
 	wg.Wait()
-	out := make(map[certchain.Hash]bool)
+	out := make(map[certchain.Hash]bool, signed)
 	for i, good := range ok {
-		if good {
+		switch {
+		case !good:
+		case apply:
+			if _, had := v.sigs.LoadAndDelete(ids[i]); had {
+				v.sigCount.Add(-1)
+			}
+			out[ids[i]] = true
+		default:
+			if v.sigCount.Load() >= maxVerifiedSigs {
+				v.sigs.Clear()
+				v.sigCount.Store(0)
+			}
+			if _, had := v.sigs.LoadOrStore(ids[i], struct{}{}); !had {
+				v.sigCount.Add(1)
+			}
 			out[ids[i]] = true
 		}
 	}
