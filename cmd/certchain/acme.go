@@ -212,6 +212,7 @@ func loadEABKeys(file string) (map[string][]byte, error) {
 // node.
 type acmeStore struct{ node *raftstore.Node }
 
+// Get implements acme.Store.
 func (s acmeStore) Get(_ context.Context, key string) ([]byte, uint64, error) {
 	v, ver, err := s.node.State().Object(key)
 	if errors.Is(err, certchain.ErrNotFound) {
@@ -220,6 +221,7 @@ func (s acmeStore) Get(_ context.Context, key string) ([]byte, uint64, error) {
 	return v, ver, err
 }
 
+// Put implements acme.Store: versioned writes through Raft.
 func (s acmeStore) Put(ctx context.Context, writes []acme.Write) error {
 	ws := make([]raftstore.ObjectWrite, len(writes))
 	for i, w := range writes {
@@ -232,6 +234,7 @@ func (s acmeStore) Put(ctx context.Context, writes []acme.Write) error {
 	return err
 }
 
+// List implements acme.Store.
 func (s acmeStore) List(_ context.Context, prefix string, limit int) ([]string, error) {
 	var keys []string
 	err := s.node.State().Objects(prefix, func(k string, _ []byte, _ uint64) bool {
@@ -251,11 +254,13 @@ type acmeLedger struct {
 	key     crypto.Signer // the member's identity key, which signs its transactions; nil: unsigned
 }
 
+// Publish implements acme.Ledger.
 func (l *acmeLedger) Publish(ctx context.Context, der []byte, chain [][]byte) error {
 	_, err := l.submit(ctx, certchain.Tx{Type: certchain.TxPublish, Submitter: l.member, Cert: der, Chain: chain})
 	return err
 }
 
+// Revoke implements acme.Ledger; Seen is the record's status height.
 func (l *acmeLedger) Revoke(ctx context.Context, der []byte, reason int) error {
 	id := certchain.Sum(der)
 	rec, err := l.node.State().Record(id)
@@ -274,6 +279,7 @@ func (l *acmeLedger) Revoke(ctx context.Context, der []byte, reason int) error {
 	return err
 }
 
+// Revoked implements acme.Ledger.
 func (l *acmeLedger) Revoked(_ context.Context, der []byte) (bool, error) {
 	rec, err := l.node.State().Record(certchain.Sum(der))
 	if err != nil {
