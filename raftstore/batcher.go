@@ -78,6 +78,7 @@ func (n *Node) SubmitLocal(ctx context.Context, txs []certchain.Tx) ([]Result, e
 		return nil, fmt.Errorf("precheck: %w", err)
 	}
 	n.metrics.checks.WithLabelValues("edge").Add(float64(withCert(txs)))
+	n.metrics.sigChecks.WithLabelValues("edge").Add(float64(withSig(txs)))
 	results := make([]Result, len(txs))
 	done := make(chan indexed, len(txs))
 	waiting := 0
@@ -94,6 +95,16 @@ func (n *Node) SubmitLocal(ctx context.Context, txs []certchain.Tx) ([]Result, e
 		waiting++
 	}
 	return results, collect(ctx, done, waiting, results)
+}
+
+// withSig counts the transactions that carry a member signature.
+func withSig(txs []certchain.Tx) (n int) {
+	for i := range txs {
+		if len(txs[i].Sig) > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func withCert(txs []certchain.Tx) (n int) {

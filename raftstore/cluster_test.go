@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certchain/certchain/certchain"
+	"github.com/certchain/certchain/validator"
 	"github.com/certchain/certchain/validator/validatortest"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -298,8 +299,9 @@ func TestReadReplica(t *testing.T) {
 }
 
 // TestEachNodeVerifiesEachCertificateOnce: the leader verifies a
-// certificate at its edge and reuses the result when it applies the block;
-// followers verify it when they apply; nobody verifies it twice.
+// certificate, and the member signature of its publish, at its edge and
+// reuses the results when it applies the block; followers verify them when
+// they apply; nobody verifies either twice.
 func TestEachNodeVerifiesEachCertificateOnce(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	leader := c.waitLeader()
@@ -307,6 +309,9 @@ func TestEachNodeVerifiesEachCertificateOnce(t *testing.T) {
 	txs := make([]certchain.Tx, n)
 	for i := range txs {
 		txs[i] = publishTx(c.net.device(t))
+		if err := validator.SignTx(&txs[i], c.net.Genesis.NetworkID, c.net.MemberKeys[txs[i].Submitter]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, r := range c.mustSubmit((leader+1)%3, txs...) {
 		if r.Verdict.Code != certchain.Accepted {
@@ -317,8 +322,12 @@ func TestEachNodeVerifiesEachCertificateOnce(t *testing.T) {
 	// The metrics are counted just after the state advances (Node.applied),
 	// so a node may show its head a moment before its count.
 	counts := func(i int) [2]float64 {
-		m := c.node(i).metrics.checks
-		return [2]float64{testutil.ToFloat64(m.WithLabelValues("edge")), testutil.ToFloat64(m.WithLabelValues("apply"))}
+		m, sm := c.node(i).metrics.checks, c.node(i).metrics.sigChecks
+		edge, apply := testutil.ToFloat64(m.WithLabelValues("edge")), testutil.ToFloat64(m.WithLabelValues("apply"))
+		if se, sa := testutil.ToFloat64(sm.WithLabelValues("edge")), testutil.ToFloat64(sm.WithLabelValues("apply")); se != edge || sa != apply {
+			return [2]float64{-se, -sa} // signatures counted otherwise than certificates
+		}
+		return [2]float64{edge, apply}
 	}
 	want := func(i int) [2]float64 {
 		if i == leader {

@@ -15,6 +15,7 @@ type metrics struct {
 	blockSize prometheus.Histogram
 	restores  prometheus.Counter
 	checks    *prometheus.CounterVec
+	sigChecks *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
@@ -41,6 +42,10 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 			Name: "certchain_certificate_checks_total",
 			Help: "Certificates this node verified (signature or chain), by stage: edge (before Raft) or apply (a block this node did not precheck).",
 		}, []string{"stage"}),
+		sigChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "certchain_signature_checks_total",
+			Help: "Member signatures of transactions this node verified, by stage: edge (before Raft) or apply (not verified at this node's edge).",
+		}, []string{"stage"}),
 		restores: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "certchain_snapshot_restores_total",
 			Help: "Raft snapshots this node installed (it had fallen behind the compacted log).",
@@ -49,7 +54,7 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(m.txs, m.refused, m.applySec, m.blockSize, m.restores, m.checks,
+	reg.MustRegister(m.txs, m.refused, m.applySec, m.blockSize, m.restores, m.checks, m.sigChecks,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "certchain_ledger_height",
 			Help: "Height of the newest applied block.",
@@ -70,6 +75,7 @@ func (m *metrics) observeBlock(a *Applied) {
 	m.blockSize.Observe(float64(len(a.Verdicts)))
 	m.applySec.Observe(a.Elapsed.Seconds())
 	m.checks.WithLabelValues("apply").Add(float64(a.Checked))
+	m.sigChecks.WithLabelValues("apply").Add(float64(a.SigChecked))
 	for i, v := range a.Verdicts {
 		m.txs.WithLabelValues(a.Types[i].String(), v.Code.String()).Inc()
 	}

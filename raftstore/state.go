@@ -54,6 +54,9 @@ type Applied struct {
 	// Checked is how many certificates this node verified while applying
 	// the block: those it had not prechecked at its edge.
 	Checked int
+	// SigChecked is how many member signatures it verified while
+	// applying: those its edge had not.
+	SigChecked int
 	// Elapsed is how long verifying and writing the block took here.
 	Elapsed time.Duration
 }
@@ -219,7 +222,7 @@ func (s *State) Apply(index uint64, p *certchain.Proposal, ids []certchain.Hash)
 		types[i] = p.Txs[i].Type
 	}
 	return &Applied{Header: blk.Header, Hash: blk.Header.Hash(), TxIDs: ids, Verdicts: d.verdicts,
-		Types: types, Records: d.eff.Records, Nodes: d.eff.Nodes, Checked: d.checked, Elapsed: time.Since(start)}, nil
+		Types: types, Records: d.eff.Records, Nodes: d.eff.Nodes, Checked: d.checked, SigChecked: d.sigChecked, Elapsed: time.Since(start)}, nil
 }
 
 // Precheck decides txs against the current state at time now, exactly as a
@@ -261,9 +264,11 @@ func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash
 	g, verify := s.memberSet()
 	opts := verify.options(at)
 	d := decided{verdicts: make([]certchain.Verdict, len(txs)), checked: verify.checkAll(txs, pre, opts)}
-	if good := verify.signaturesAll(txs, ids, opts, ix == withIndexes); good != nil {
+	good, sigChecked := verify.signaturesAll(txs, ids, opts, ix == withIndexes)
+	if good != nil {
 		opts.SignatureVerified = func(id certchain.Hash) bool { return good[id] }
 	}
+	d.sigChecked = sigChecked
 	view := &txnView{txn: txn}
 	for i := range txs {
 		if dup, err := view.hasTx(ids[i]); err != nil {
@@ -296,9 +301,10 @@ func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash
 
 // decided is the outcome of decide.
 type decided struct {
-	verdicts []certchain.Verdict
-	eff      validator.Effect // of the accepted transactions
-	checked  int              // certificates verified by decide itself
+	verdicts   []certchain.Verdict
+	eff        validator.Effect // of the accepted transactions
+	checked    int              // certificates verified by decide itself
+	sigChecked int              // member signatures verified by decide itself
 }
 
 func (s *State) advance(h certchain.Header, index uint64) {

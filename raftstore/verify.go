@@ -69,9 +69,10 @@ func (v *verifier) checkAll(txs []certchain.Tx, out []*validator.Cert, opts *val
 // signaturesAll verifies, on all cores, the member signatures of the
 // transactions that carry one (those this node verified before are taken
 // as verified), and returns the IDs of those that verify (nil when none
-// carries a signature), for Options.SignatureVerified. apply says the
-// block is being applied: its transactions' entries are dropped.
-func (v *verifier) signaturesAll(txs []certchain.Tx, ids []certchain.Hash, opts *validator.Options, apply bool) map[certchain.Hash]bool {
+// carries a signature), for Options.SignatureVerified, and how many it
+// verified itself. apply says the block is being applied: its
+// transactions' entries are dropped.
+func (v *verifier) signaturesAll(txs []certchain.Tx, ids []certchain.Hash, opts *validator.Options, apply bool) (map[certchain.Hash]bool, int) {
 	ok := make([]bool, len(txs))
 	next := make(chan int, len(txs))
 	signed := 0
@@ -87,8 +88,9 @@ func (v *verifier) signaturesAll(txs []certchain.Tx, ids []certchain.Hash, opts 
 		}
 	}
 	close(next)
+	verified := len(next)
 	if signed == 0 {
-		return nil
+		return nil, 0
 	}
 	var wg sync.WaitGroup
 	for range min(v.workers, len(next)) {
@@ -119,7 +121,7 @@ func (v *verifier) signaturesAll(txs []certchain.Tx, ids []certchain.Hash, opts 
 			out[ids[i]] = true
 		}
 	}
-	return out
+	return out, verified
 }
 
 // checkedCerts maps transaction IDs to certificates the edge checked; see
