@@ -98,13 +98,8 @@ type Genesis struct {
 // validates it. Unknown fields are an error so a typo is not ignored.
 func ParseGenesis(data []byte) (*Genesis, error) {
 	var g Genesis
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&g); err != nil {
+	if err := DecodeStrict(data, &g); err != nil {
 		return nil, fmt.Errorf("%w: genesis: %v", ErrInvalid, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: genesis: trailing data after the document", ErrInvalid)
 	}
 	g.fillDefaults()
 	if err := g.Validate(); err != nil {

@@ -32,7 +32,7 @@ func (r *MemberRecord) Encode() []byte {
 // DecodeMemberRecord parses what Encode wrote.
 func DecodeMemberRecord(b []byte) (*MemberRecord, error) {
 	var r MemberRecord
-	if err := strictDecode(b, &r); err != nil {
+	if err := DecodeStrict(b, &r); err != nil {
 		return nil, fmt.Errorf("%w: member record: %v", ErrInvalid, err)
 	}
 	return &r, nil
@@ -42,20 +42,23 @@ func DecodeMemberRecord(b []byte) (*MemberRecord, error) {
 // transaction: exactly one JSON object with known fields only.
 func DecodeMember(b []byte) (*Member, error) {
 	var m Member
-	if err := strictDecode(b, &m); err != nil {
+	if err := DecodeStrict(b, &m); err != nil {
 		return nil, fmt.Errorf("%w: member: %v", ErrInvalid, err)
 	}
 	return &m, nil
 }
 
-func strictDecode(b []byte, v any) error {
+// DecodeStrict decodes b as exactly one JSON value into v, refusing
+// unknown fields and trailing data: documents a typo must not slip through
+// (genesis, members, signed requests).
+func DecodeStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
 	if dec.More() {
-		return fmt.Errorf("trailing data")
+		return fmt.Errorf("trailing data after the document")
 	}
 	return nil
 }

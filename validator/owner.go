@@ -1,7 +1,6 @@
 package validator
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -11,7 +10,6 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/big"
 	"strings"
@@ -84,7 +82,7 @@ func parseOwnerJWS(proof []byte) (*ownerJWS, error) {
 		raw[i] = b
 	}
 	var hdr map[string]json.RawMessage
-	if err := strictJSON(raw[0], &hdr); err != nil {
+	if err := certchain.DecodeStrict(raw[0], &hdr); err != nil {
 		return nil, proofErr("JWS header: %v", err)
 	}
 	var alg string
@@ -97,24 +95,10 @@ func parseOwnerJWS(proof []byte) (*ownerJWS, error) {
 		}
 	}
 	var req OwnerRequest
-	if err := strictJSON(raw[1], &req); err != nil {
+	if err := certchain.DecodeStrict(raw[1], &req); err != nil {
 		return nil, proofErr("request: %v", err)
 	}
 	return &ownerJWS{alg: alg, signed: []byte(parts[0] + "." + parts[1]), signature: raw[2], req: &req}, nil
-}
-
-// strictJSON decodes exactly one JSON object without unknown fields or
-// duplicate-looking trailing data.
-func strictJSON(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data")
-	}
-	return nil
 }
 
 // verify checks the signature with pub, the key of the certificate.

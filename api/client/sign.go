@@ -3,10 +3,10 @@ package client
 import (
 	"context"
 	"crypto"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -99,27 +99,21 @@ func (c *Client) DoHeaders(ctx context.Context, method, path, contentType string
 	return c.doRetrying(ctx, method, path, contentType, body, hdr, out)
 }
 
-// splitBundle splits a PEM bundle as the node does for a publish: CA
-// certificates are the chain, the others the certificates to publish.
+// splitBundle splits a PEM bundle exactly as the node splits a publish
+// body (validator.SplitChain: CA certificates are the chain), so that the
+// transactions the client signs are the ones the node makes.
 func splitBundle(pemBody []byte) (certs, chain []string, err error) {
-	for rest := pemBody; ; {
-		var b *pem.Block
-		if b, rest = pem.Decode(rest); b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, nil, err
-		}
-		p := string(pem.EncodeToMemory(b))
-		if c.IsCA {
-			chain = append(chain, p)
-		} else {
-			certs = append(certs, p)
-		}
+	ders, err := validator.ParsePEM(pemBody, math.MaxInt)
+	if err != nil {
+		return nil, nil, err
 	}
-	return certs, chain, nil
+	leaves, ca := validator.SplitChain(ders)
+	enc := func(ders [][]byte) []string {
+		out := make([]string, len(ders))
+		for i, d := range ders {
+			out[i] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d}))
+		}
+		return out
+	}
+	return enc(leaves), enc(ca), nil
 }

@@ -80,20 +80,10 @@ func TestACMEHostile(t *testing.T) {
 	if _, err := c.Register(ctx, &xacme.Account{}, xacme.AcceptTOS); err != nil && err != xacme.ErrAccountAlreadyExists {
 		t.Fatal(err)
 	}
-	readyOrder := func(name string) *xacme.Order {
-		o, err := c.AuthorizeOrder(ctx, xacme.DomainIDs(name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, u := range o.AuthzURLs {
-			ch.solve(t, ctx, c, u, "http-01")
-		}
-		if o, err = c.WaitOrder(ctx, o.URI); err != nil {
-			t.Fatal(err)
-		}
-		return o
+	o, err := c.WaitOrder(ctx, ch.readyOrder(t, ctx, c, "ok.certchain.test").URI)
+	if err != nil {
+		t.Fatal(err)
 	}
-	o := readyOrder("ok.certchain.test")
 
 	t.Run("replayed nonce", func(t *testing.T) {
 		before := r.orders(alice, aliceURL)
@@ -325,10 +315,7 @@ func TestACMEProfilesAndReplaces(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	key := newKey(t, "p256")
-	c := acmeClient(t, a, key)
-	if _, err := c.Register(ctx, &xacme.Account{}, xacme.AcceptTOS); err != nil {
-		t.Fatal(err)
-	}
+	c := acmeAccount(t, ctx, a, key)
 	acct := c.KID
 	ids := []map[string]string{{"type": "dns", "value": "short.certchain.test"}}
 	issue := func(extra map[string]any) *x509.Certificate {
@@ -388,15 +375,8 @@ func TestInitNetworkIssuesThroughACME(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := acmeClient(t, a, newKey(t, "p256"))
-	if _, err := c.Register(ctx, &xacme.Account{}, xacme.AcceptTOS); err != nil {
-		t.Fatal(err)
-	}
-	o, err := c.AuthorizeOrder(ctx, xacme.DomainIDs("init.certchain.test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch.solve(t, ctx, c, o.AuthzURLs[0], "http-01")
+	c := acmeAccount(t, ctx, a, newKey(t, "p256"))
+	o := ch.readyOrder(t, ctx, c, "init.certchain.test")
 	ders, _, err := c.CreateOrderCert(ctx, o.FinalizeURL, csrFor(t, newKey(t, "p256"), "init.certchain.test"), true)
 	if err != nil {
 		t.Fatal(err)
@@ -422,15 +402,8 @@ func TestACMEPrune(t *testing.T) {
 		func(a *App) { a.acmeClock = clock })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := acmeClient(t, a, newKey(t, "p256"))
-	if _, err := c.Register(ctx, &xacme.Account{}, xacme.AcceptTOS); err != nil {
-		t.Fatal(err)
-	}
-	done, err := c.AuthorizeOrder(ctx, xacme.DomainIDs("prune.certchain.test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch.solve(t, ctx, c, done.AuthzURLs[0], "http-01")
+	c := acmeAccount(t, ctx, a, newKey(t, "p256"))
+	done := ch.readyOrder(t, ctx, c, "prune.certchain.test")
 	ders, certURL, err := c.CreateOrderCert(ctx, done.FinalizeURL, csrFor(t, newKey(t, "p256"), "prune.certchain.test"), false)
 	if err != nil {
 		t.Fatal(err)

@@ -591,3 +591,28 @@ func runClient(t *testing.T, dir string, env []string, logs func() string, bin s
 	}
 	return string(out)
 }
+
+// acmeAccount is an x/crypto/acme client of a's ACME server with a new
+// account for key.
+func acmeAccount(t testing.TB, ctx context.Context, a *App, key crypto.Signer) *xacme.Client {
+	t.Helper()
+	c := acmeClient(t, a, key)
+	if _, err := c.Register(ctx, &xacme.Account{}, xacme.AcceptTOS); err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	return c
+}
+
+// readyOrder orders a certificate for name and answers its authorizations
+// by http-01.
+func (s *challengeServers) readyOrder(t testing.TB, ctx context.Context, c *xacme.Client, name string) *xacme.Order {
+	t.Helper()
+	o, err := c.AuthorizeOrder(ctx, xacme.DomainIDs(name))
+	if err != nil {
+		t.Fatalf("new order for %s: %v", name, err)
+	}
+	for _, u := range o.AuthzURLs {
+		s.solve(t, ctx, c, u, "http-01")
+	}
+	return o
+}

@@ -190,15 +190,8 @@ func TestSignedNetwork(t *testing.T) {
 	// The ACME server signs its publish as the CA member.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := acmeClient(t, a, newKey(t, "p256"))
-	if _, err := c.Register(ctx, &xacme.Account{}, xacme.AcceptTOS); err != nil {
-		t.Fatal(err)
-	}
-	o, err := c.AuthorizeOrder(ctx, xacme.DomainIDs("signed.certchain.test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch.solve(t, ctx, c, o.AuthzURLs[0], "http-01")
+	c := acmeAccount(t, ctx, a, newKey(t, "p256"))
+	o := ch.readyOrder(t, ctx, c, "signed.certchain.test")
 	ders, _, err := c.CreateOrderCert(ctx, o.FinalizeURL, csrFor(t, newKey(t, "p256"), "signed.certchain.test"), false)
 	if err != nil {
 		t.Fatalf("ACME on a signed network: %v", err)

@@ -91,15 +91,8 @@ func TestRevokeKey(t *testing.T) {
 	ch.host(t, "gw3.certchain.test")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := acmeClient(t, a, newKey(t, "p256"))
-	if _, err := c.Register(ctx, &xacme.Account{}, xacme.AcceptTOS); err != nil {
-		t.Fatal(err)
-	}
-	o, err := c.AuthorizeOrder(ctx, xacme.DomainIDs("gw3.certchain.test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch.solve(t, ctx, c, o.AuthzURLs[0], "http-01")
+	c := acmeAccount(t, ctx, a, newKey(t, "p256"))
+	o := ch.readyOrder(t, ctx, c, "gw3.certchain.test")
 	_, _, err = c.CreateOrderCert(ctx, o.FinalizeURL, csrFor(t, key, "gw3.certchain.test"), true)
 	if ae, ok := err.(*xacme.Error); !ok || ae.ProblemType != "urn:ietf:params:acme:error:badCSR" || !strings.Contains(ae.Detail, "revoked") {
 		t.Fatalf("ACME finalize with the revoked key: %v", err)

@@ -7,9 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -243,18 +241,15 @@ func runRenew(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tx := certchain.Tx{Type: certchain.TxRenew}
-	for rest := pemNew; ; { // as the node splits a PEM body: CA certificates are the chain
-		var b *pem.Block
-		if b, rest = pem.Decode(rest); b == nil {
-			break
-		}
-		if c, err := x509.ParseCertificate(b.Bytes); err == nil && c.IsCA {
-			tx.Chain = append(tx.Chain, b.Bytes)
-		} else if b.Type == "CERTIFICATE" {
-			tx.Cert = b.Bytes
-		}
+	ders, err := validator.ParsePEM(pemNew, 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", fs.Arg(1), err)
 	}
+	leaves, chain := validator.SplitChain(ders) // as the node splits a PEM body
+	if len(leaves) != 1 {
+		return fmt.Errorf("%s: want one new (non-CA) certificate, found %d", fs.Arg(1), len(leaves))
+	}
+	tx := certchain.Tx{Type: certchain.TxRenew, Cert: leaves[0], Chain: chain}
 	if *ownerKey != "" {
 		proof, err := ownerProof(ctx, &co, "renew", old, "", certchain.Sum(tx.Cert).String(), *ownerKey)
 		if err != nil {
