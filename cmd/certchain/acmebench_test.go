@@ -22,12 +22,10 @@ func BenchmarkACMEIssuance(b *testing.B) {
 	ch.host(b, "bench.certchain.test")
 	a := startACMEApp(b, ch)
 	ctx := context.Background()
-	client := func() *xacme.Client {
+	client := func() (*xacme.Client, error) {
 		c := acmeClient(b, a, newKey(b, "p256"))
-		if _, err := c.Register(ctx, &xacme.Account{}, xacme.AcceptTOS); err != nil {
-			b.Fatal(err)
-		}
-		return c
+		_, err := c.Register(ctx, &xacme.Account{}, xacme.AcceptTOS)
+		return c, err
 	}
 	var mu sync.Mutex
 	var finalize []time.Duration
@@ -55,7 +53,10 @@ func BenchmarkACMEIssuance(b *testing.B) {
 		finalize = finalize[:0]
 	}
 	b.Run("serial", func(b *testing.B) {
-		c := client()
+		c, err := client()
+		if err != nil {
+			b.Fatal(err)
+		}
 		start := time.Now()
 		for b.Loop() {
 			if err := order(c); err != nil {
@@ -68,7 +69,11 @@ func BenchmarkACMEIssuance(b *testing.B) {
 		b.SetParallelism(4) // 8 clients on 2 cores
 		start := time.Now()
 		b.RunParallel(func(pb *testing.PB) {
-			c := client()
+			c, err := client()
+			if err != nil { // not b.Fatal: this is not the benchmark's goroutine
+				b.Error(err)
+				return
+			}
 			for pb.Next() {
 				if err := order(c); err != nil {
 					b.Error(err)
