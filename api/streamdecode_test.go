@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -105,6 +106,66 @@ func FuzzStreamDecode(f *testing.F) {
 			if it.err == nil && it.der == nil {
 				t.Fatalf("entry %d has no certificate and no error", i)
 			}
+		}
+	})
+}
+
+// TestDecodeItemFast: the usual lines take the fast path; everything else
+// falls back to encoding/json (and either way the item is the same).
+func TestDecodeItemFast(t *testing.T) {
+	pemLine, err := json.Marshal(StreamItem{Certificate: "-----BEGIN CERTIFICATE-----\nMIIB/+\n-----END CERTIFICATE-----\n", Signature: "c2ln+/="})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		line string
+		fast bool
+	}{
+		{string(pemLine), true},
+		{`{"certificate":"a"}`, true},
+		{` { "signature" : "s" , "certificate" : "a\/b\\\"\r\t" } ` + "\r", true},
+		{`{"certificate":"a","chain":["b"]}`, false},
+		{`{"Certificate":"a"}`, false},                   // encoding/json matches names case-insensitively
+		{`{"certificate":"a","certificate":"b"}`, false}, // the last wins there
+		{`{"certificate":"\u0041"}`, false},
+		{`{"certificate":"é"}`, false},
+		{`{"certificate":null}`, false},
+		{`{"signature":"s"}`, false},
+		{`{"certificate":"a"} x`, false},
+		{`{"certificate":"a",}`, false},
+		{`{"certificate":"a"`, false},
+		{`{}`, false},
+		{`[]`, false},
+	} {
+		var fast, slow StreamItem
+		ok := decodeItemFast([]byte(tc.line), &fast)
+		if ok != tc.fast {
+			t.Errorf("%s: fast path %v, want %v", tc.line, ok, tc.fast)
+		}
+		if ok {
+			if err := decodeJSON([]byte(tc.line), &slow); err != nil || !reflect.DeepEqual(fast, slow) {
+				t.Errorf("%s: fast %+v, encoding/json %+v %v", tc.line, fast, slow, err)
+			}
+		}
+	}
+}
+
+// FuzzDecodeItemFast: wherever the fast path decodes a line, encoding/json
+// (with the stream's strict settings) decodes it too, to the same item.
+func FuzzDecodeItemFast(f *testing.F) {
+	f.Add(`{"certificate":"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n","signature":"c2ln"}`)
+	f.Add(` {"signature" : "a\/\"\\" ,"certificate":"x\r\t"} `)
+	f.Add(`{"certificate":"a","certificate":"b"}`)
+	f.Fuzz(func(t *testing.T, line string) {
+		var fast, slow StreamItem
+		if !decodeItemFast([]byte(line), &fast) {
+			return
+		}
+		if err := decodeJSON([]byte(line), &slow); err != nil {
+			t.Fatalf("fast path took %q, encoding/json refuses it: %v", line, err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q: fast %+v, encoding/json %+v", line, fast, slow)
 		}
 	})
 }

@@ -94,7 +94,13 @@ func badgerOptions(dir string, o BadgerOptions) badger.Options {
 		// in the value log, so a block's Badger transaction holds only
 		// pointers to them and a large block still fits one transaction
 		// (see doc.go).
-		WithValueThreshold(valueThreshold)
+		WithValueThreshold(valueThreshold).
+		// The FSM alone writes the ledger, and Raft's writers of its log
+		// never touch the same keys at once (new entries, old ones
+		// compacted away, term and vote); prechecks read in write
+		// transactions that are never committed. Nothing can conflict, so
+		// Badger need not track the keys every transaction reads.
+		WithDetectConflicts(false)
 	if o.Small {
 		opts = smallOptions(opts)
 	}

@@ -31,6 +31,8 @@ type State struct {
 	// on their way through Raft, by transaction ID, so that applying the
 	// block on this node does not verify them again (see Prechecked).
 	checked checkedCerts
+	// blocked holds every key that may be blocked (see blockedSet).
+	blocked blockedSet
 
 	mu      sync.RWMutex
 	head    certchain.Header
@@ -117,6 +119,7 @@ func (s *State) load() error {
 		if err := s.loadMembers(txn); err != nil {
 			return fmt.Errorf("members: %w", err)
 		}
+		s.blocked.load(txn)
 		s.mu.Lock()
 		s.head, s.applied = head, applied
 		s.mu.Unlock()
@@ -206,6 +209,9 @@ func (s *State) Apply(index uint64, p *certchain.Proposal, ids []certchain.Hash)
 	if err := writeBlock(txn, &blk, ids, index); err != nil {
 		return nil, err
 	}
+	for _, k := range d.eff.Keys { // before the commit: blockedSet is a superset
+		s.blocked.add(k.KeyHash)
+	}
 	if err := txn.Commit(); err != nil {
 		return nil, fmt.Errorf("commit block %d: %w", blk.Header.Height, err)
 	}
@@ -269,7 +275,7 @@ func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash
 		opts.SignatureVerified = func(id certchain.Hash) bool { return good[id] }
 	}
 	d.sigChecked = sigChecked
-	view := &txnView{txn: txn}
+	view := &txnView{txn: txn, blocked: &s.blocked}
 	for i := range txs {
 		if dup, err := view.hasTx(ids[i]); err != nil {
 			return d, err
@@ -295,6 +301,7 @@ func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash
 		d.eff.Records = append(d.eff.Records, eff.Records...)
 		d.eff.Nodes = append(d.eff.Nodes, eff.Nodes...)
 		d.eff.Members = append(d.eff.Members, eff.Members...)
+		d.eff.Keys = append(d.eff.Keys, eff.Keys...)
 	}
 	return d, nil
 }
@@ -476,6 +483,7 @@ func writeEffect(txn *badger.Txn, view *txnView, eff validator.Effect, ix indexi
 		if err := txn.Set(blockedKey(k.KeyHash), k.Encode()); err != nil {
 			return fmt.Errorf("blocked key %s: %w", k.KeyHash, err)
 		}
+		view.block(k.KeyHash)
 	}
 	for _, m := range eff.Members {
 		if err := txn.Set(memberKey(m.Name), m.Encode()); err != nil {

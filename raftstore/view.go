@@ -16,6 +16,11 @@ import (
 // certificate up, then stores it) needs no second lookup.
 type txnView struct {
 	txn *badger.Txn
+	// blocked, when set, holds every key that may be blocked as of txn's
+	// snapshot; blockedHere, the keys this view's block blocked so far.
+	// A key in neither has no record (no lookup).
+	blocked     *blockedSet
+	blockedHere map[certchain.Hash]bool
 	// missed is an ID whose record Record found absent and that putRecord
 	// has not written since (valid while hasMissed).
 	missed    certchain.Hash
@@ -52,7 +57,18 @@ func (v *txnView) Node(id string) (*certchain.NodeRecord, error) { return getNod
 
 // BlockedKey implements validator.View.
 func (v *txnView) BlockedKey(h certchain.Hash) (*certchain.BlockedKey, error) {
+	if v.blocked != nil && !v.blocked.has(h) && !v.blockedHere[h] {
+		return nil, certchain.ErrNotFound
+	}
 	return getBlockedKey(v.txn, h)
+}
+
+// block notes that this view's block blocked key h.
+func (v *txnView) block(h certchain.Hash) {
+	if v.blockedHere == nil {
+		v.blockedHere = make(map[certchain.Hash]bool)
+	}
+	v.blockedHere[h] = true
 }
 
 // MemberHeight implements validator.View.

@@ -2,6 +2,7 @@ package validator
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -144,6 +145,13 @@ func (c *Cert) Record(tx *certchain.Tx, txID certchain.Hash, height uint64, at t
 // IssuerKeyBits returns the subjectPublicKey BIT STRING of c: what an OCSP
 // CertID's issuerKeyHash is a hash of (RFC 6960 §4.1.1).
 func IssuerKeyBits(c *x509.Certificate) []byte {
+	// An EC key's is its uncompressed point, the only form x509 parses:
+	// no reflection for the usual case (once per certificate).
+	if k, ok := c.PublicKey.(*ecdsa.PublicKey); ok {
+		if b, err := k.Bytes(); err == nil {
+			return b
+		}
+	}
 	var spki struct {
 		Algorithm pkix.AlgorithmIdentifier
 		PublicKey asn1.BitString

@@ -1,7 +1,10 @@
 package validator_test
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"sync"
 	"testing"
@@ -185,5 +188,24 @@ func TestRecord(t *testing.T) {
 	}
 	if len(want.IssuerKey) != 65 { // uncompressed P-256 point
 		t.Fatalf("issuer key bits: %d bytes", len(want.IssuerKey))
+	}
+}
+
+// TestIssuerKeyBits: the EC shortcut gives the subjectPublicKey BIT
+// STRING, as decoding the SPKI does, for every key type.
+func TestIssuerKeyBits(t *testing.T) {
+	n := vt.NewNetwork(t)
+	for _, k := range []vt.KeyType{vt.KeyP256, vt.KeyP384, vt.KeyRSA2048, vt.KeyEd25519} {
+		c := n.SelfSigned(t, vt.WithKey(k)).Cert
+		var spki struct {
+			Algorithm pkix.AlgorithmIdentifier
+			PublicKey asn1.BitString
+		}
+		if _, err := asn1.Unmarshal(c.RawSubjectPublicKeyInfo, &spki); err != nil {
+			t.Fatal(err)
+		}
+		if got := validator.IssuerKeyBits(c); !bytes.Equal(got, spki.PublicKey.Bytes) {
+			t.Errorf("%v: %x, want %x", k, got, spki.PublicKey.Bytes)
+		}
 	}
 }
