@@ -124,6 +124,7 @@ func (s *State) restore(r io.Reader) error {
 	if err := s.db.Load(r, 256); err != nil {
 		return fmt.Errorf("restore: load snapshot: %w", err)
 	}
+	s.filter.build(s.db)
 	if err := s.load(); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

@@ -33,6 +33,9 @@ type State struct {
 	checked checkedCerts
 	// blocked holds every key that may be blocked (see blockedSet).
 	blocked blockedSet
+	// filter says which records, identities and transactions may be
+	// stored (see keyFilter).
+	filter keyFilter
 
 	mu      sync.RWMutex
 	head    certchain.Header
@@ -74,6 +77,7 @@ func OpenState(db *badger.DB, g *certchain.Genesis) (*State, error) {
 	if err := s.init(); err != nil {
 		return nil, err
 	}
+	s.filter.build(db)
 	return s, s.load()
 }
 
@@ -197,6 +201,9 @@ func (s *State) Apply(index uint64, p *certchain.Proposal, ids []certchain.Hash)
 		return nil, nil
 	}
 	start := time.Now()
+	if s.filter.full() { // between two blocks, as grow needs
+		s.filter.grow(s.db)
+	}
 	head := s.Head()
 	at := max(p.Time, head.Time)
 	txn := s.db.NewTransaction(true)
@@ -206,7 +213,7 @@ func (s *State) Apply(index uint64, p *certchain.Proposal, ids []certchain.Hash)
 		return nil, err
 	}
 	blk := certchain.NewBlock(&head, p, ids, d.verdicts)
-	if err := writeBlock(txn, &blk, ids, index); err != nil {
+	if err := writeBlock(txn, &blk, ids, index, &s.filter); err != nil {
 		return nil, err
 	}
 	for _, k := range d.eff.Keys { // before the commit: blockedSet is a superset
@@ -275,7 +282,10 @@ func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash
 		opts.SignatureVerified = func(id certchain.Hash) bool { return good[id] }
 	}
 	d.sigChecked = sigChecked
-	view := &txnView{txn: txn, blocked: &s.blocked}
+	view := &txnView{txn: txn, blocked: &s.blocked, filter: &s.filter}
+	if ix == withoutIndexes { // Precheck: its writes are thrown away
+		view.own = make(map[string]struct{})
+	}
 	for i := range txs {
 		if dup, err := view.hasTx(ids[i]); err != nil {
 			return d, err
@@ -445,7 +455,7 @@ func (s *State) TxLocation(id certchain.Hash) (height uint64, pos int, err error
 	return height, pos, err
 }
 
-func writeBlock(txn *badger.Txn, blk *certchain.Block, ids []certchain.Hash, index uint64) error {
+func writeBlock(txn *badger.Txn, blk *certchain.Block, ids []certchain.Hash, index uint64, f *keyFilter) error {
 	h := blk.Header.Height
 	// One buffer for every tx index key and value: keyLen+locLen per tx.
 	const keyLen, locLen = 2 + len(certchain.Hash{}), 8 + 4
@@ -454,6 +464,7 @@ func writeBlock(txn *badger.Txn, blk *certchain.Block, ids []certchain.Hash, ind
 		buf = append(append(buf, prefixTx...), id[:]...)
 		buf = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(buf, h), uint32(i))
 		kv := buf[len(buf)-keyLen-locLen:]
+		f.add(kv[:keyLen])
 		if err := txn.Set(kv[:keyLen:keyLen], kv[keyLen:]); err != nil {
 			return fmt.Errorf("block %d: index tx: %w", h, err)
 		}
@@ -502,7 +513,7 @@ func putRecord(txn *badger.Txn, view *txnView, r *certchain.Record, ix indexing)
 	if err != nil {
 		return err
 	}
-	if err := txn.Set(recordKey(r.ID), r.Encode()); err != nil {
+	if err := view.set(recordKey(r.ID), r.Encode()); err != nil {
 		return err
 	}
 	view.stored(r.ID)
@@ -537,7 +548,7 @@ func updateIdentity(txn *badger.Txn, view *txnView, r *certchain.Record) error {
 		return nil
 	}
 	if r.Status == certchain.StatusGood || r.Status == certchain.StatusSuspended {
-		return txn.Set(identityKey(r.Identity), r.ID[:])
+		return view.set(identityKey(r.Identity), r.ID[:])
 	}
 	cur, ok, err := view.CurrentByIdentity(r.Identity)
 	if err != nil || !ok || cur != r.ID {

@@ -21,6 +21,12 @@ type txnView struct {
 	// A key in neither has no record (no lookup).
 	blocked     *blockedSet
 	blockedHere map[certchain.Hash]bool
+	// filter, when set, says which records, identities and transactions
+	// may be stored. A view whose writes are committed (Apply) enters
+	// each such key in it before writing it; one whose writes are thrown
+	// away (Precheck) keeps them in own instead.
+	filter *keyFilter
+	own    map[string]struct{}
 	// missed is an ID whose record Record found absent and that putRecord
 	// has not written since (valid while hasMissed).
 	missed    certchain.Hash
@@ -31,6 +37,10 @@ type txnView struct {
 // certchain.ErrNotFound: deciding a block looks up many records that are
 // not there, and the validator only tests for it.
 func (v *txnView) Record(id certchain.Hash) (*certchain.Record, error) {
+	if !v.mayHave(recordKey(id)) {
+		v.missed, v.hasMissed = id, true
+		return nil, certchain.ErrNotFound
+	}
 	r, err := loadRecord(v.txn, id)
 	if errors.Is(err, certchain.ErrNotFound) {
 		v.missed, v.hasMissed = id, true
@@ -41,7 +51,11 @@ func (v *txnView) Record(id certchain.Hash) (*certchain.Record, error) {
 // CurrentByIdentity implements validator.View.
 func (v *txnView) CurrentByIdentity(identity string) (certchain.Hash, bool, error) {
 	var id certchain.Hash
-	b, err := getValue(v.txn, identityKey(identity))
+	key := identityKey(identity)
+	if !v.mayHave(key) {
+		return id, false, nil
+	}
+	b, err := getValue(v.txn, key)
 	if errors.Is(err, certchain.ErrNotFound) {
 		return id, false, nil
 	}
@@ -124,7 +138,11 @@ func (v *txnView) absent(id certchain.Hash) (bool, error) {
 	if v.hasMissed && v.missed == id {
 		return true, nil
 	}
-	_, err := v.txn.Get(recordKey(id))
+	key := recordKey(id)
+	if !v.mayHave(key) {
+		return true, nil
+	}
+	_, err := v.txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return true, nil
 	}
@@ -139,11 +157,36 @@ func (v *txnView) stored(id certchain.Hash) {
 }
 
 func (v *txnView) hasTx(id certchain.Hash) (bool, error) {
-	_, err := v.txn.Get(txKey(id))
+	key := txKey(id)
+	if !v.mayHave(key) {
+		return false, nil
+	}
+	_, err := v.txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// mayHave reports whether key may be stored (false is certain).
+func (v *txnView) mayHave(key []byte) bool {
+	if v.filter == nil || v.filter.mayHave(key) {
+		return true
+	}
+	_, ok := v.own[string(key)]
+	return ok
+}
+
+// set writes key (a record or identity key), entering it in the filter
+// (or own) first.
+func (v *txnView) set(key, value []byte) error {
+	switch {
+	case v.own != nil:
+		v.own[string(key)] = struct{}{}
+	case v.filter != nil:
+		v.filter.add(key)
+	}
+	return v.txn.Set(key, value)
 }
 
 // getRecord reads and decodes the record of certificate id.
