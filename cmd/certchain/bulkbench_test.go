@@ -39,7 +39,8 @@ import (
 //     every certificate, so its ceiling is a third;
 //   - million (only with CERTCHAIN_BULK_MILLION=1): one node, 1,000,000
 //     certificates: total time, the node's peak RSS and data directory
-//     size, then OCSP and status throughput with wrk.
+//     size, then OCSP and status throughput with wrk, then how long the
+//     node takes to restart.
 func BenchmarkBulkPublish(b *testing.B) {
 	bin := buildBinary(b)
 	b.Run("single", func(b *testing.B) { benchBulkSingle(b, bin, envInt(b, "CERTCHAIN_BULK_SINGLE", 100_000), false) })
@@ -92,8 +93,22 @@ func benchBulkSingle(b *testing.B, bin string, n int, million bool) {
 		}
 		if million {
 			afterMillion(b, dir, proc.Process.Pid, ders)
+			restart(b, bin, dir, proc)
 		}
 	}
+}
+
+// restart stops the node and measures how long it takes to start again on
+// its data (open Badger, load the state and its key filter, elect itself)
+// until it serves.
+func restart(b *testing.B, bin, dir string, proc *exec.Cmd) {
+	if err := proc.Process.Signal(syscall.SIGTERM); err != nil {
+		b.Fatal(err)
+	}
+	_ = proc.Wait()
+	start := time.Now()
+	startProcess(b, bin, dir)
+	b.ReportMetric(time.Since(start).Seconds(), "restart-s")
 }
 
 func benchBulkCluster(b *testing.B, bin string, n int) {
