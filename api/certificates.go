@@ -1,11 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"strconv"
 	"time"
@@ -124,8 +126,15 @@ func (s *Server) publishResponse(certs [][]byte, results []raftstore.Result) Pub
 
 // publishResult words the outcome of publishing der.
 func (s *Server) publishResult(der []byte, res raftstore.Result) PublishResult {
-	pr := PublishResult{ID: certchain.Sum(der).String(), Tx: res.TxID.String(), Height: res.Height}
-	if serial, ok := validator.SerialOf(der); ok {
+	id, serial, ok := certchain.Hash{}, (*big.Int)(nil), false
+	if c := res.Cert; c != nil && bytes.Equal(c.X509.Raw, der) { // checked at this node's edge
+		id, serial, ok = c.ID, c.X509.SerialNumber, true
+	} else {
+		id = certchain.Sum(der)
+		serial, ok = validator.SerialOf(der)
+	}
+	pr := PublishResult{ID: id.String(), Tx: res.TxID.String(), Height: res.Height}
+	if ok {
 		pr.Serial = serial.Text(16)
 	}
 	switch {
@@ -136,7 +145,7 @@ func (s *Server) publishResult(der []byte, res raftstore.Result) PublishResult {
 	default:
 		pr.State, pr.AlreadyPublished = StatePublished, res.Verdict.Code == certchain.Unchanged
 		if pr.AlreadyPublished { // answered without a write: point at the existing record
-			if rec, err := s.Reader.Record(certchain.Sum(der)); err == nil {
+			if rec, err := s.Reader.Record(id); err == nil {
 				pr.Height, pr.Tx = rec.Height, rec.TxID.String()
 			}
 		}

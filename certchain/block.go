@@ -346,7 +346,17 @@ func (p *Proposal) Encode() []byte {
 
 // DecodeProposal parses a canonical proposal encoding. It also returns the
 // ID of each transaction, computed from the exact bytes received.
-func DecodeProposal(b []byte) (Proposal, []Hash, error) {
+func DecodeProposal(b []byte) (Proposal, []Hash, error) { return decodeProposal(b, true) }
+
+// DecodeProposalTxs is DecodeProposal for a caller that already knows the
+// transaction IDs (the node that encoded the proposal): it does not hash
+// every transaction again.
+func DecodeProposalTxs(b []byte) (Proposal, error) {
+	p, _, err := decodeProposal(b, false)
+	return p, err
+}
+
+func decodeProposal(b []byte, withIDs bool) (Proposal, []Hash, error) {
 	var p Proposal
 	var ids []Hash
 	r := tlvReader{buf: b}
@@ -372,7 +382,9 @@ func DecodeProposal(b []byte) (Proposal, []Hash, error) {
 			var t Tx
 			if t, err = DecodeTx(v); err == nil {
 				p.Txs = append(p.Txs, t)
-				ids = append(ids, Sum(v))
+				if withIDs {
+					ids = append(ids, Sum(v))
+				}
 			}
 		default:
 			err = fmt.Errorf("%w: unknown field %d", ErrInvalid, tag)

@@ -28,6 +28,10 @@ type Result struct {
 	// Err is set when there is no verdict: certchain.ErrBusy,
 	// certchain.ErrNotLeader, ErrOutcomeUnknown, or a context error.
 	Err error
+	// Cert is the transaction's certificate as this node's edge checked
+	// it (nil when it carries none, failed the check, or was forwarded):
+	// its ID and serial, without parsing or hashing it again.
+	Cert *validator.Cert
 }
 
 type pending struct {
@@ -83,7 +87,7 @@ func (n *Node) SubmitLocal(ctx context.Context, txs []certchain.Tx) ([]Result, e
 	done := make(chan indexed, len(txs))
 	waiting := 0
 	for i := range txs {
-		results[i] = Result{TxID: ids[i], Verdict: verdicts[i]}
+		results[i] = Result{TxID: ids[i], Verdict: verdicts[i], Cert: certs[i]}
 		if verdicts[i].Code != certchain.Accepted {
 			n.metrics.edgeRefused(txs[i].Type, verdicts[i].Code)
 			continue
@@ -188,16 +192,19 @@ func (b *batcher) propose(batch []*pending) {
 			b.n.state.Prechecked(q.id, q.cert)
 		}
 	}
-	f := b.n.raft.Apply(encodeProposal(&p), b.n.cfg.ApplyTimeout)
+	data := encodeProposal(&p)
+	b.n.state.proposed.put(data, ids(batch))
+	f := b.n.raft.Apply(data, b.n.cfg.ApplyTimeout)
 	go func() {
 		defer func() { <-b.inflight }()
-		b.deliver(batch, f)
+		b.deliver(batch, data, f)
 	}()
 }
 
-func (b *batcher) deliver(batch []*pending, f raft.ApplyFuture) {
+func (b *batcher) deliver(batch []*pending, data []byte, f raft.ApplyFuture) {
 	if err := f.Error(); err != nil {
 		b.n.state.Forget(ids(batch))
+		b.n.state.proposed.take(data) // if it was not applied here
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrEnqueueTimeout) {
 			fail(batch, certchain.ErrNotLeader) // never entered the log
 		} else {
@@ -208,7 +215,7 @@ func (b *batcher) deliver(batch []*pending, f raft.ApplyFuture) {
 	switch a := f.Response().(type) {
 	case *Applied:
 		for i, q := range batch {
-			q.done <- indexed{q.idx, Result{TxID: q.id, Height: a.Header.Height, Verdict: a.Verdicts[i]}}
+			q.done <- indexed{q.idx, Result{TxID: q.id, Height: a.Header.Height, Verdict: a.Verdicts[i], Cert: q.cert}}
 		}
 	default:
 		fail(batch, fmt.Errorf("%w: entry was applied before a restart", ErrOutcomeUnknown))
@@ -225,7 +232,7 @@ func ids(batch []*pending) []certchain.Hash {
 
 func fail(batch []*pending, err error) {
 	for _, q := range batch {
-		q.done <- indexed{q.idx, Result{TxID: q.id, Err: err}}
+		q.done <- indexed{q.idx, Result{TxID: q.id, Err: err, Cert: q.cert}}
 	}
 }
 

@@ -42,7 +42,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	switch l.Data[0] {
 	case entryProposal:
-		p, ids, err := certchain.DecodeProposal(l.Data[1:])
+		p, ids, err := f.decodeProposal(l.Data)
 		if err != nil {
 			panic(fmt.Sprintf("raftstore: undecodable proposal at index %d: %v", l.Index, err))
 		}
@@ -69,6 +69,19 @@ func (f *fsm) Apply(l *raft.Log) any {
 	default:
 		panic(fmt.Sprintf("raftstore: unknown entry type %d at index %d", l.Data[0], l.Index))
 	}
+}
+
+// decodeProposal decodes a proposal entry and the IDs of its
+// transactions: those the batcher recorded for it, if this node proposed
+// it, else hashed from the bytes.
+func (f *fsm) decodeProposal(data []byte) (certchain.Proposal, []certchain.Hash, error) {
+	if ids := f.state.proposed.take(data); ids != nil {
+		p, err := certchain.DecodeProposalTxs(data[1:])
+		if err == nil && len(p.Txs) == len(ids) {
+			return p, ids, nil
+		}
+	}
+	return certchain.DecodeProposal(data[1:])
 }
 
 // Snapshot implements raft.FSM.

@@ -36,6 +36,9 @@ type State struct {
 	// filter says which records, identities and transactions may be
 	// stored (see keyFilter).
 	filter keyFilter
+	// proposed holds the transaction IDs of this node's own proposals on
+	// their way through Raft (see proposedIDs).
+	proposed proposedIDs
 
 	mu      sync.RWMutex
 	head    certchain.Header

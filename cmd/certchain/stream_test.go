@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"iter"
@@ -79,6 +81,17 @@ func TestPublishStream(t *testing.T) {
 		// certificate may reach the ledger first; the other is already there.
 		if r.Index != i || r.State != want || (i != 0 && i != 1200 && r.AlreadyPublished) {
 			t.Fatalf("result %d: %+v, want index %d state %s", i, r, i, want)
+		}
+		if i == 50 {
+			continue // not a certificate
+		}
+		blk, _ := pem.Decode([]byte(certs[i]))
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ID != certchain.Sum(c.Raw).String() || r.Serial != c.SerialNumber.Text(16) {
+			t.Fatalf("result %d: id %s serial %s, want %s %s", i, r.ID, r.Serial, certchain.Sum(c.Raw), c.SerialNumber.Text(16))
 		}
 	}
 	if got[0].AlreadyPublished == got[1200].AlreadyPublished {
