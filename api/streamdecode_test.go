@@ -169,3 +169,63 @@ func FuzzDecodeItemFast(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeStreamLine: result lines as the node writes them take the
+// fast path; a summary, an error and unusual lines go to encoding/json;
+// either way the line is what encoding/json decodes.
+func TestDecodeStreamLine(t *testing.T) {
+	written := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for _, tc := range []struct {
+		line string
+		fast bool
+	}{
+		{written(StreamLine{StreamResult: StreamResult{Index: 7, PublishResult: PublishResult{ID: "ab", Serial: "1f", State: StatePublished, AlreadyPublished: true, Height: 12, Tx: "cd"}}}), true},
+		{written(StreamLine{StreamResult: StreamResult{Index: 8, PublishResult: PublishResult{ID: "ab", State: StateRejected, Reason: `network-id: "x" is not this ledger's`}}}), true},
+		{written(StreamLine{Summary: &StreamSummary{Published: 3, Height: 9}}), false},
+		{written(StreamLine{Error: &Problem{Type: "about:blank", Title: "t", Status: 400, Detail: "d"}}), false},
+		{`{"index":1,"index":2,"state":"published"}`, false},
+		{`{"index":-1,"state":"published"}`, false},
+		{`{"index":1.5,"state":"published"}`, false},
+		{`{"index":01,"state":"published"}`, false},
+		{`{"Index":1,"state":"published"}`, false},
+		{`{"index":1,"extra":"x"}`, false},
+		{`{"index":1,"reason":"caf\u00e9"}`, false},
+		{`{"index":1,"already_published":null}`, false},
+	} {
+		var got, want StreamLine
+		errGot, errWant := DecodeStreamLine([]byte(tc.line), &got), json.Unmarshal([]byte(tc.line), &want)
+		if (errGot == nil) != (errWant == nil) || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %+v %v, encoding/json %+v %v", tc.line, got, errGot, want, errWant)
+		}
+		var r StreamResult
+		if fast := decodeResultFast([]byte(tc.line), &r); fast != tc.fast {
+			t.Errorf("%s: fast path %v, want %v", tc.line, fast, tc.fast)
+		}
+	}
+}
+
+// FuzzDecodeStreamLine: DecodeStreamLine decodes every line as
+// encoding/json does, and fails where it fails.
+func FuzzDecodeStreamLine(f *testing.F) {
+	f.Add(`{"index":7,"id":"ab","serial":"1f","state":"published","already_published":true,"height":12,"tx":"cd"}`)
+	f.Add(`{"index":8,"id":"ab","state":"rejected","reason":"der: \"x\"\n"}`)
+	f.Add(`{"summary":{"published":3,"already_published":0,"rejected":0,"retry":0,"height":9}}`)
+	f.Add(`{"index":1,"index":2}`)
+	f.Fuzz(func(t *testing.T, line string) {
+		var got, want StreamLine
+		errGot := DecodeStreamLine([]byte(line), &got)
+		errWant := json.Unmarshal([]byte(line), &want)
+		if (errGot == nil) != (errWant == nil) {
+			t.Fatalf("%q: error %v, encoding/json %v", line, errGot, errWant)
+		}
+		if errGot == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: %+v, encoding/json %+v", line, got, want)
+		}
+	})
+}

@@ -43,7 +43,7 @@ func (c *Client) PublishStream(ctx context.Context, items iter.Seq[api.StreamIte
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		var line api.StreamLine
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+		if err := api.DecodeStreamLine(sc.Bytes(), &line); err != nil {
 			return nil, fmt.Errorf("publish stream: bad answer line: %w", err)
 		}
 		switch {
