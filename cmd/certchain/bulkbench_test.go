@@ -69,7 +69,7 @@ func benchBulkSingle(b *testing.B, bin string, n int, million bool) {
 		proc := startProcess(b, bin, dir)
 		var cg *memCgroup
 		if million {
-			cg = confine(b, proc.Process.Pid, memBudget)
+			cg = confine(b, proc.Process.Pid, int64(envInt(b, "CERTCHAIN_BULK_BUDGET_MIB", memBudgetMiB))<<20)
 		}
 		ders := makeDERs(b, mustNetworkID(b, dir), "S-", n)
 		pems := pemStrings(ders)
@@ -318,8 +318,9 @@ func afterMillion(b *testing.B, dir string, pid int, ders [][]byte) {
 	b.ReportMetric(st.p99ms, "status-p99-ms")
 }
 
-// memBudget is the node's memory budget in the 1M run.
-const memBudget = 1536 << 20
+// memBudgetMiB is the node's memory budget in the 1M run (the issue's
+// 1.5 GiB), unless CERTCHAIN_BULK_BUDGET_MIB says otherwise.
+const memBudgetMiB = 1536
 
 // memCgroup is a cgroup v1 memory controller group the node runs in: its
 // limit counts the node's own memory and the page cache of its files, and
@@ -369,7 +370,7 @@ func (c *memCgroup) report(b *testing.B, proc *exec.Cmd) {
 		return x
 	}
 	if err := proc.Process.Signal(syscall.Signal(0)); err != nil {
-		b.Fatalf("the node did not survive its %d MiB budget: %v", memBudget>>20, err)
+		b.Fatalf("the node did not survive its memory budget: %v", err)
 	}
 	b.ReportMetric(read("memory.max_usage_in_bytes")/(1<<20), "cgroup-peak-MiB")
 	b.ReportMetric(read("memory.failcnt"), "cgroup-limit-hits")
