@@ -17,15 +17,8 @@ import (
 // the in-memory set.
 func TestBlockedKeySet(t *testing.T) {
 	tn := newTestNet(t)
-	dir := filepath.Join(t.TempDir(), "ledger")
-	db, err := OpenBadger(dir, BadgerOptions{Small: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := OpenState(db, tn.Genesis)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, closeDB := openTestState(t, filepath.Join(t.TempDir(), "ledger"), tn.Genesis)
+	defer closeDB()
 	k := vt.NewKey(t, vt.KeyP256)
 	withK := func(cn string) certchain.Tx {
 		return publishTx(tn.device(t, vt.WithCN(cn), vt.WithPublicKey(k.Public()), vt.WithSigner(k)))
@@ -72,7 +65,7 @@ func TestBlockedKeySet(t *testing.T) {
 	want("precheck", pre[0], certchain.Rejected, validator.RuleKeyBlocked)
 
 	// Reopened: the set is loaded from the ledger.
-	s2, err := OpenState(db, tn.Genesis)
+	s2, err := OpenState(s.db, tn.Genesis)
 	if err != nil {
 		t.Fatal(err)
 	}

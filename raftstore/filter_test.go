@@ -61,17 +61,7 @@ func TestBloom(t *testing.T) {
 // outgrows its size and is rebuilt while blocks are applied.
 func TestKeyFilterDecidesAsBadger(t *testing.T) {
 	tn := newTestNet(t)
-	open := func(dir string) (*State, func()) {
-		db, err := OpenBadger(dir, BadgerOptions{Small: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := OpenState(db, tn.Genesis)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s, func() { _ = db.Close() }
-	}
+	open := func(dir string) (*State, func()) { return openTestState(t, dir, tn.Genesis) }
 	filteredDir, plainDir := filepath.Join(t.TempDir(), "f"), filepath.Join(t.TempDir(), "p")
 	filtered, closeF := open(filteredDir)
 	plain, closeP := open(plainDir)
@@ -134,4 +124,19 @@ func TestKeyFilterDecidesAsBadger(t *testing.T) {
 	if fh, ph := filtered.Head(), plain.Head(); fh.Hash() != ph.Hash() {
 		t.Fatal("heads differ")
 	}
+}
+
+// openTestState opens the ledger state of genesis g in dir (a small
+// Badger); close closes its database.
+func openTestState(t testing.TB, dir string, g *certchain.Genesis) (s *State, close func()) {
+	t.Helper()
+	db, err := OpenBadger(dir, BadgerOptions{Small: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = OpenState(db, g); err != nil {
+		_ = db.Close()
+		t.Fatal(err)
+	}
+	return s, func() { _ = db.Close() }
 }
