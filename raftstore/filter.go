@@ -56,12 +56,15 @@ func (f *keyFilter) mayHave(key []byte) bool {
 	return b == nil || b.has(key)
 }
 
-// add enters key (before it is written).
+// add enters key (before it is written). It reads next before cur: a
+// rebuild that ends meanwhile stores cur before it clears next, so a key
+// that misses the new filter as next finds it as cur.
 func (f *keyFilter) add(key []byte) {
-	if b := f.cur.Load(); b != nil {
-		b.add(key)
+	next := f.next.Load()
+	if next != nil {
+		next.add(key)
 	}
-	if b := f.next.Load(); b != nil {
+	if b := f.cur.Load(); b != nil && b != next {
 		b.add(key)
 	}
 }
