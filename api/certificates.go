@@ -126,15 +126,16 @@ func (s *Server) publishResponse(certs [][]byte, results []raftstore.Result) Pub
 
 // publishResult words the outcome of publishing der.
 func (s *Server) publishResult(der []byte, res raftstore.Result) PublishResult {
-	id, serial, ok := certchain.Hash{}, (*big.Int)(nil), false
+	var id certchain.Hash
+	var serial *big.Int // nil where der has none
 	if c := res.Cert; c != nil && bytes.Equal(c.X509.Raw, der) { // checked at this node's edge
-		id, serial, ok = c.ID, c.X509.SerialNumber, true
+		id, serial = c.ID, c.X509.SerialNumber
 	} else {
 		id = certchain.Sum(der)
-		serial, ok = validator.SerialOf(der)
+		serial, _ = validator.SerialOf(der)
 	}
 	pr := PublishResult{ID: id.String(), Tx: res.TxID.String(), Height: res.Height}
-	if ok {
+	if serial != nil {
 		pr.Serial = serial.Text(16)
 	}
 	switch {

@@ -195,11 +195,11 @@ func streamAll(b *testing.B, dir string, pems []string, signed bool) (float64, t
 	return float64(len(pems)) / elapsed.Seconds(), elapsed
 }
 
-// ceilingAround runs the stream run between two measurements of the
+// ceilingAround runs run (a stream) between two measurements of the
 // ceiling and returns their mean. This shared host's speed drifts by up to
 // a factor of two within minutes, so one measurement before the stream can
 // be far from what the stream ran on; the two bracket it. The second waits
-// until the nodes (pids) have finished its background work (Badger
+// until the nodes (pids) have finished their background work (Badger
 // compaction), which would otherwise take cores from the measurement.
 func ceilingAround(b *testing.B, run func(), pids ...int) float64 {
 	before := verifyCeiling(time.Second)
