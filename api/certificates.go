@@ -127,7 +127,7 @@ func (s *Server) publishResponse(certs [][]byte, results []raftstore.Result) Pub
 // publishResult words the outcome of publishing der.
 func (s *Server) publishResult(der []byte, res raftstore.Result) PublishResult {
 	var id certchain.Hash
-	var serial *big.Int // nil where der has none
+	var serial *big.Int                                          // nil where der has none
 	if c := res.Cert; c != nil && bytes.Equal(c.X509.Raw, der) { // checked at this node's edge
 		id, serial = c.ID, c.X509.SerialNumber
 	} else {
