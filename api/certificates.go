@@ -127,8 +127,9 @@ func (s *Server) publishResponse(certs [][]byte, results []raftstore.Result) Pub
 // publishResult words the outcome of publishing der.
 func (s *Server) publishResult(der []byte, res raftstore.Result) PublishResult {
 	var id certchain.Hash
-	var serial *big.Int                                          // nil where der has none
-	if c := res.Cert; c != nil && bytes.Equal(c.X509.Raw, der) { // checked at this node's edge
+	var serial *big.Int // nil where der has none
+	// The certificate as this node's edge checked it, if it did.
+	if c := res.Cert; c != nil && bytes.Equal(c.X509.Raw, der) {
 		id, serial = c.ID, c.X509.SerialNumber
 	} else {
 		id = certchain.Sum(der)
