@@ -54,16 +54,22 @@ func (v *verifier) checkAll(txs []certchain.Tx, out []*validator.Cert, opts *val
 	}
 	close(next)
 	checked := len(next)
+	v.onCores(next, func(i int) { out[i], _ = validator.Check(txs[i].Cert, txs[i].Chain, opts) })
+	return checked
+}
+
+// onCores calls fn for every index in next (closed) on up to v.workers
+// goroutines, and returns when all are done.
+func (v *verifier) onCores(next <-chan int, fn func(i int)) {
 	var wg sync.WaitGroup
 	for range min(v.workers, len(next)) {
 		wg.Go(func() {
 			for i := range next {
-				out[i], _ = validator.Check(txs[i].Cert, txs[i].Chain, opts)
+				fn(i)
 			}
 		})
 	}
 	wg.Wait()
-	return checked
 }
 
 // signaturesAll verifies, on all cores, the member signatures of the
@@ -96,15 +102,7 @@ func (v *verifier) signaturesAll(txs []certchain.Tx, ids []certchain.Hash, opts 
 	}
 	close(next)
 	verified := len(next)
-	var wg sync.WaitGroup
-	for range min(v.workers, len(next)) {
-		wg.Go(func() {
-			for i := range next {
-				ok[i] = validator.VerifyTxSignature(&txs[i], opts)
-			}
-		})
-	}
-	wg.Wait()
+	v.onCores(next, func(i int) { ok[i] = validator.VerifyTxSignature(&txs[i], opts) })
 	out := make(map[certchain.Hash]bool, signed)
 	for i, good := range ok {
 		switch {

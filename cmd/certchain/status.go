@@ -131,16 +131,7 @@ func statusCommand(action string) func(context.Context, *env, []string) error {
 			if err != nil {
 				return err
 			}
-			c, err := co.client()
-			if err != nil {
-				return err
-			}
-			var resp api.TxResponse
-			if err := c.Do(ctx, "POST", "/v1/certificates/"+id+"/"+action, "application/jose+json", []byte(proof), &resp); err != nil {
-				return err
-			}
-			printTx(e, &resp)
-			return nil
+			return sendOwner(ctx, e, &co, "/v1/certificates/"+id+"/"+action, "application/jose+json", []byte(proof), nil)
 		}
 		body := "{}"
 		tx := certchain.Tx{Type: map[string]certchain.TxType{"revoke": certchain.TxRevoke, "suspend": certchain.TxSuspend, "resume": certchain.TxResume}[action]}
@@ -255,19 +246,25 @@ func runRenew(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		c, err := co.client()
-		if err != nil {
-			return err
-		}
-		var resp api.TxResponse
-		hdr := map[string]string{api.HeaderOwnerProof: proof}
-		if err := c.DoHeaders(ctx, "POST", "/v1/certificates/"+old+"/renew", "application/x-pem-file", pemNew, hdr, &resp); err != nil {
-			return err
-		}
-		printTx(e, &resp)
-		return nil
+		return sendOwner(ctx, e, &co, "/v1/certificates/"+old+"/renew", "application/x-pem-file", pemNew,
+			map[string]string{api.HeaderOwnerProof: proof})
 	}
 	return sendTx(ctx, e, &co, old, "/v1/certificates/"+old+"/renew", "application/x-pem-file", string(pemNew), tx)
+}
+
+// sendOwner sends an owner-signed write (its proof the body, or in hdr)
+// without a member certificate and prints the outcome.
+func sendOwner(ctx context.Context, e *env, co *clientOptions, path, ct string, body []byte, hdr map[string]string) error {
+	c, err := co.client()
+	if err != nil {
+		return err
+	}
+	var resp api.TxResponse
+	if err := c.DoHeaders(ctx, "POST", path, ct, body, hdr, &resp); err != nil {
+		return err
+	}
+	printTx(e, &resp)
+	return nil
 }
 
 // sendTx sends a write on certificate id that makes tx (signed, with
