@@ -44,10 +44,11 @@ type ValidatorConfig struct {
 	// TLSPort is the port tls-alpn-01 connects to, and the only port an
 	// https:// redirect of http-01 may name. Zero means 443.
 	TLSPort int
-	// Resolver is the DNS server ("host:port") that answers every lookup:
-	// A/AAAA for http-01 and tls-alpn-01, TXT for dns-01. Names listed in
-	// the local hosts file are still answered from it (Go's resolver reads
-	// it first). Empty means the system resolver.
+	// Resolver is the DNS server ("host:port") that answers every DNS
+	// lookup: A/AAAA for http-01 and tls-alpn-01, TXT for dns-01. Empty
+	// means the system resolver. Either way, http-01 and tls-alpn-01 look
+	// a name up in the hosts file first, as the system does (so localhost
+	// validates without a DNS server); dns-01 asks DNS only.
 	Resolver string
 	// Timeout bounds each validation, all lookups and I/O included. Zero
 	// means DefaultValidationTimeout.
@@ -101,8 +102,20 @@ func (cfg ValidatorConfig) Validate() error {
 // Timeout (or the context's deadline, if sooner).
 type Validator struct {
 	cfg      ValidatorConfig
+	hosts    *net.Resolver // the hosts file (and other non-DNS sources) only
 	resolver *net.Resolver
 	client   *http.Client
+}
+
+// errNoDNS is the hosts resolver's answer to every DNS query it would send.
+var errNoDNS = errors.New("acme validator: the hosts lookup asks no DNS server")
+
+// hostsResolver is Go's resolver with DNS cut off: it answers from the
+// hosts file, in the order nsswitch.conf gives, and from nothing else.
+func hostsResolver() *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+		return nil, errNoDNS
+	}}
 }
 
 // NewValidator returns a Validator for cfg.
@@ -110,7 +123,7 @@ func NewValidator(cfg ValidatorConfig) (*Validator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	v := &Validator{cfg: cfg.withDefaults(), resolver: net.DefaultResolver}
+	v := &Validator{cfg: cfg.withDefaults(), hosts: hostsResolver(), resolver: net.DefaultResolver}
 	if addr := v.cfg.Resolver; addr != "" {
 		v.resolver = &net.Resolver{
 			PreferGo: true,
@@ -140,9 +153,13 @@ func (v *Validator) Validate(ctx context.Context, typ string, ident Identifier, 
 	return ErrMalformed.Errorf("unsupported challenge type %q", typ)
 }
 
-// lookup returns the addresses of host: its A and AAAA records, or host
-// itself if it is an IP literal. Addresses a validation resolved up front
-// (withAddrs) are reused.
+// lookup returns the addresses of host: host itself if it is an IP
+// literal, else its entry in the hosts file, else its A and AAAA records.
+// Addresses a validation resolved up front (withAddrs) are reused.
+//
+// The hosts file is read with the name as it is, since Go's hosts lookup
+// does not match a rooted name ("localhost." finds nothing); DNS is asked
+// for the rooted name, so the resolver's search domains never apply.
 func (v *Validator) lookup(ctx context.Context, host string) ([]netip.Addr, error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return []netip.Addr{ip.Unmap()}, nil
@@ -150,7 +167,10 @@ func (v *Validator) lookup(ctx context.Context, host string) ([]netip.Addr, erro
 	if r, ok := ctx.Value(resolvedKey{}).(resolved); ok && strings.EqualFold(r.host, host) {
 		return r.addrs, nil
 	}
-	addrs, err := v.resolver.LookupNetIP(ctx, "ip", host+".") // rooted: no search domains
+	addrs, err := v.hosts.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(addrs) == 0 {
+		addrs, err = v.resolver.LookupNetIP(ctx, "ip", host+".")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +239,7 @@ func (v *Validator) netProblem(err error, target string) error {
 	}
 	resolver := v.cfg.Resolver
 	if resolver == "" {
-		resolver = "system resolver"
+		resolver = "the system resolver"
 	}
 	if d, ok := errors.AsType[*net.DNSError](err); ok {
 		name := strings.TrimSuffix(d.Name, ".")

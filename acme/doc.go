@@ -102,7 +102,17 @@
 // so tests validate against servers on loopback and a local DNS server; in
 // production they stay 80, 443 and the configured recursive resolver. All
 // I/O runs under a context with the configured Timeout and reads are
-// bounded, so a validation never hangs. Outcomes map to problem types as
+// bounded, so a validation never hangs.
+//
+// http-01 and tls-alpn-01 find a name's addresses as the system does:
+// the hosts file first (Go's resolver with DNS cut off, so nsswitch.conf
+// is honoured and nothing else is asked), then DNS. So localhost, and any
+// name an operator pins in /etc/hosts, validates without a DNS server.
+// The hosts file is read with the name as it is, because Go's hosts lookup
+// matches no rooted name ("localhost."); DNS is always asked for the
+// rooted name, so a resolver's search domains never turn a name nobody
+// owns into one that resolves. dns-01 asks DNS only (a hosts file has no
+// TXT records). Outcomes map to problem types as
 // follows:
 //
 //	dns                 lookup failed: NXDOMAIN or no records, SERVFAIL, timeout
