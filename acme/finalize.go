@@ -159,7 +159,11 @@ func (s *Server) checkCSR(b64 string, idents []Identifier) (*x509.CertificateReq
 	}
 	want := make([]string, len(idents))
 	for i, id := range idents {
-		want[i] = id.String()
+		k, err := identifierKey(id)
+		if err != nil {
+			return nil, err
+		}
+		want[i] = k
 	}
 	got := make([]string, 0, len(asked))
 	for k := range asked {

@@ -139,7 +139,7 @@ func TestValidateHTTP01(t *testing.T) {
 			handler: func(_, ka string) http.HandlerFunc { return answer(ka + " \r\n\t\n") }},
 		{name: "ok/cname", ident: Identifier{"dns", "www.svc.example.test"}, wantHost: "www.svc.example.test",
 			handler: func(_, ka string) http.HandlerFunc { return answer(ka) }},
-		{name: "ok/upper-case-name", ident: Identifier{"dns", "SVC.Example.TEST"}, wantHost: "svc.example.test",
+		{name: "ok/upper-case-name-sent-as-spelled", ident: Identifier{"dns", "SVC.Example.TEST"}, wantHost: "SVC.Example.TEST",
 			handler: func(_, ka string) http.HandlerFunc { return answer(ka) }},
 		{name: "ok/ipv4", ident: Identifier{"ip", "127.0.0.1"}, wantHost: "127.0.0.1",
 			handler: func(_, ka string) http.HandlerFunc { return answer(ka) }},

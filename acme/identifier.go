@@ -23,8 +23,40 @@ func (id Identifier) String() string { return id.Type + ":" + id.Value }
 
 // target is what a validation connects to for ident.
 type target struct {
-	host string     // DNS name or IP literal, as in ident
+	// host is the DNS name as the client spelled it (validations send it
+	// as the HTTP Host and the TLS server name, as the client expects) or
+	// the canonical text of the address.
+	host string
 	ip   netip.Addr // set for ip identifiers
+}
+
+// key is ident's canonical "type:value", where t is checkIdentifier's
+// answer for it: a DNS name in lower case (a wildcard's "*." kept), an
+// address in its RFC 5952 or dotted-decimal text. Two spellings of one
+// identifier share their key; identifiers are compared by it, while
+// orders and authorizations keep the spelling the client sent.
+func (t target) key(ident Identifier) string {
+	if ident.Type == IdentifierIP {
+		return ident.Type + ":" + t.host
+	}
+	name := t.name()
+	if strings.HasPrefix(ident.Value, "*.") {
+		name = "*." + name
+	}
+	return ident.Type + ":" + name
+}
+
+// name is the DNS name in lower case, to compare (RFC 4343).
+func (t target) name() string { return strings.ToLower(t.host) }
+
+// identifierKey is ident's canonical key (target.key), or the problem
+// with ident.
+func identifierKey(ident Identifier) (string, error) {
+	t, err := checkIdentifier(ident, true)
+	if err != nil {
+		return "", err
+	}
+	return t.key(ident), nil
 }
 
 // checkIdentifier checks ident is a well-formed dns or ip identifier that
@@ -47,7 +79,7 @@ func checkIdentifier(ident Identifier, wildcard bool) (target, error) {
 		if !isDNSName(name) {
 			return target{}, ErrMalformed.Errorf("invalid dns identifier %q", ident.Value)
 		}
-		return target{host: strings.ToLower(name)}, nil
+		return target{host: name}, nil
 	}
 	return target{}, ErrUnsupportedIdentifier.Errorf("unsupported identifier type %q", ident.Type)
 }

@@ -173,12 +173,22 @@ func (s *Server) newAuthz(acct string, ident Identifier, expires time.Time) *aut
 }
 
 // checkIdentifiers checks form and policy of an order's identifiers and
-// returns them normalized (lowercase names, canonical addresses), sorted
-// and without duplicates. Refusals carry one subproblem per identifier.
+// returns them as the client spelled them, sorted by their canonical key
+// (target.key), without a second spelling of one identifier. Refusals
+// carry one subproblem per identifier.
+//
+// Why the client's spelling: RFC 8555 §7.1.3 makes an order's identifiers
+// what the client asked for, and clients check (lego refuses an order
+// whose identifiers differ from its request, acme-php looks
+// authorizations up by the name it sent). Policy, duplicates and the CSR
+// are matched case-insensitively, through the key, and the certificate
+// holds DNS names in lower case (Issuer.Issue), as Boulder's do.
 func (s *Server) checkIdentifiers(in []Identifier) ([]Identifier, error) {
 	if len(in) == 0 || len(in) > maxIdentifiers {
 		return nil, ErrMalformed.Errorf("an order needs 1 to %d identifiers, not %d", maxIdentifiers, len(in))
 	}
+	keys := make(map[Identifier]string, len(in)) // of those kept
+	seen := make(map[string]bool, len(in))
 	var out []Identifier
 	var subs []*Problem
 	for _, id := range in {
@@ -192,24 +202,30 @@ func (s *Server) checkIdentifiers(in []Identifier) ([]Identifier, error) {
 			subs = append(subs, p)
 			continue
 		}
-		n := Identifier{Type: id.Type, Value: t.host}
-		if strings.HasPrefix(id.Value, "*.") && id.Type == IdentifierDNS {
-			n.Value = "*." + t.host
+		if k := t.key(id); !seen[k] {
+			seen[k], keys[id] = true, k
+			out = append(out, id)
 		}
-		out = append(out, n)
 	}
+	if len(subs) > 0 {
+		return nil, refused(subs)
+	}
+	slices.SortFunc(out, func(a, b Identifier) int { return strings.Compare(keys[a], keys[b]) })
+	return out, nil
+}
+
+// refused is the problem of an order with identifiers refused for subs:
+// the one subproblem, or a rejectedIdentifier (compound, if the reasons
+// differ) holding them all.
+func refused(subs []*Problem) *Problem {
 	if len(subs) == 1 {
-		return nil, subs[0]
+		return subs[0]
 	}
-	if len(subs) > 1 {
-		p := ErrRejectedIdentifier.Errorf("%d identifiers refused", len(subs))
-		if !allSameType(subs, ErrRejectedIdentifier) {
-			p = ErrCompound.Errorf("%d identifiers refused", len(subs))
-		}
-		return nil, p.WithSubproblems(subs...)
+	p := ErrRejectedIdentifier.Errorf("%d identifiers refused", len(subs))
+	if !allSameType(subs, ErrRejectedIdentifier) {
+		p = ErrCompound.Errorf("%d identifiers refused", len(subs))
 	}
-	slices.SortFunc(out, func(a, b Identifier) int { return strings.Compare(a.String(), b.String()) })
-	return slices.Compact(out), nil
+	return p.WithSubproblems(subs...)
 }
 
 func allSameType(ps []*Problem, t ProblemType) bool {
@@ -231,8 +247,9 @@ func (s *Server) allowed(id Identifier, t target) error {
 		}
 		return ErrRejectedIdentifier.Errorf("this CA does not issue for IP address %s", t.ip)
 	}
+	name := t.name()
 	for _, d := range s.cfg.Policy.Domains {
-		if t.host == d || strings.HasSuffix(t.host, "."+d) {
+		if name == d || strings.HasSuffix(name, "."+d) {
 			return nil
 		}
 	}

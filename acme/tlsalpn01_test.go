@@ -126,6 +126,10 @@ func TestValidateTLSALPN01(t *testing.T) {
 			cert := must(env.client.TLSALPN01ChallengeCert(token, name, xacme.WithKey(keyRS2048())))
 			return serveTLS(t, "127.0.0.1:0", alpnConfig(t, cert, sni, true))
 		}},
+		{name: "ok/mixed-case-server-name-as-spelled", ident: Identifier{"dns", "Svc.Example.TEST"}, port: func(t *testing.T, token, _ string) int {
+			cert := must(env.client.TLSALPN01ChallengeCert(token, name)) // names compare in any case
+			return serveTLS(t, "127.0.0.1:0", alpnConfig(t, cert, "Svc.Example.TEST", true))
+		}},
 		{name: "ok/ipv4-reverse-dns-server-name", ident: Identifier{"ip", "127.0.0.1"}, port: func(t *testing.T, token, _ string) int {
 			cert := must(env.client.TLSALPN01ChallengeCert(token, "127.0.0.1"))
 			return serveTLS(t, "127.0.0.1:0", alpnConfig(t, cert, "1.0.0.127.in-addr.arpa", true))
