@@ -38,6 +38,20 @@
 // request is answered (the client polls); a validation lost with its node
 // can be started again once it is overdue.
 //
+// # Identifiers
+//
+// An order and its authorizations keep each identifier exactly as the
+// client sent it ("Svc.Example.TEST" stays so), and validations send that
+// spelling as the HTTP Host and the TLS server name. Clients hold the
+// server to it: RFC 8555 §7.1.3 makes the identifiers the client's, lego
+// refuses an order whose identifiers differ from its request, and lego's
+// own http-01 server answers only the Host it was asked for. Everything
+// that compares identifiers (the policy, duplicates in one order, the
+// CSR) uses a canonical key instead (target.key: names in lower case,
+// RFC 4343; addresses in canonical text), and the certificate holds DNS
+// names in lower case, as Let's Encrypt's do. Boulder lowercases the order
+// itself; that breaks exactly those clients.
+//
 // # Problems
 //
 // Every error a client can see is a *Problem (RFC 8555 §6.7) whose Type is
