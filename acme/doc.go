@@ -49,8 +49,9 @@
 // that compares identifiers (the policy, duplicates in one order, the
 // CSR) uses a canonical key instead (target.key: names in lower case,
 // RFC 4343; addresses in canonical text), and the certificate holds DNS
-// names in lower case, as Let's Encrypt's do. Boulder lowercases the order
-// itself; that breaks exactly those clients.
+// names in lower case, as Let's Encrypt's do. Boulder also lowercases the
+// order's identifiers; certchain does not, since a client that compares
+// them with its request, as lego does, would refuse the order.
 //
 // # Problems
 //
