@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -76,4 +77,49 @@ func TestCheckCSRIgnoresCase(t *testing.T) {
 			wantProblem(t, err, tc.fail)
 		})
 	}
+}
+
+// FuzzCheckIdentifiers feeds newOrder identifiers (two, of any type and
+// value) to checkIdentifiers: an accepted order holds only identifiers
+// sent exactly so, within the policy, no two of them alike in any case.
+func FuzzCheckIdentifiers(f *testing.F) {
+	f.Add("dns", "Svc.Example.TEST", "dns", "svc.example.test")
+	f.Add("dns", "*.Wild.TEST", "ip", "::ffff:127.0.0.1")
+	f.Add("ip", "127.0.0.1", "dns", "evil.example")
+	f.Add("email", "a@b", "dns", "a..b")
+	s := identServer()
+	f.Fuzz(func(t *testing.T, t1, v1, t2, v2 string) {
+		in := []Identifier{{t1, v1}, {t2, v2}}
+		out, err := s.checkIdentifiers(in)
+		if err != nil {
+			if ProblemOf(err).Type == ErrServerInternal {
+				t.Fatalf("internal error for client input: %v", err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, id := range out {
+			if !slices.Contains(in, id) {
+				t.Fatalf("order holds %v, which was not sent", id)
+			}
+			k, err := identifierKey(id)
+			if err != nil || seen[k] {
+				t.Fatalf("order holds %v: key %q, error %v, duplicate %v", id, k, err, seen[k])
+			}
+			seen[k] = true
+			if !inTestPolicy(k) {
+				t.Fatalf("order holds %v, outside the policy", id)
+			}
+		}
+	})
+}
+
+// inTestPolicy restates identServer's policy for a canonical key.
+func inTestPolicy(key string) bool {
+	if v, ok := strings.CutPrefix(key, "ip:"); ok {
+		a, err := netip.ParseAddr(v)
+		return err == nil && netip.MustParsePrefix("127.0.0.0/8").Contains(a)
+	}
+	name := strings.TrimPrefix(strings.TrimPrefix(key, "dns:"), "*.")
+	return name == "test" || strings.HasSuffix(name, ".test")
 }
