@@ -163,7 +163,7 @@ func (d *delegates) best(keyHash []byte, now time.Time) *signer {
 
 // put adds s for its issuer, replacing replaced (nil: none) and dropping
 // signers that can no longer sign. It reports whether s is now the best
-// signer of its issuer.
+// signer of its issuer. A certificate held already changes nothing.
 func (d *delegates) put(s, replaced *signer, now time.Time) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -173,9 +173,12 @@ func (d *delegates) put(s, replaced *signer, now time.Time) bool {
 			next[k] = v
 		}
 	}
+	if slices.ContainsFunc(next[s.issuerKeys[0]], func(o *signer) bool { return o.cert.Equal(s.cert) }) {
+		return false
+	}
 	for _, k := range s.issuerKeys {
 		list := slices.DeleteFunc(slices.Clone(next[k]), func(o *signer) bool {
-			return o == replaced || o.cert.NotAfter.Sub(now) < minSignerLife || string(o.cert.Raw) == string(s.cert.Raw)
+			return o == replaced || o.cert.NotAfter.Sub(now) < minSignerLife
 		})
 		next[k] = append(list, s)
 	}

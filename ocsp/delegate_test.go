@@ -197,7 +197,7 @@ func TestDelegateLapses(t *testing.T) {
 
 // TestSetDelegateTakesOver: a delegate that stays valid longer than the
 // one in use takes over at once: the cached answer it would have replaced
-// is dropped; a shorter-lived one changes nothing.
+// is dropped; a shorter-lived one, or the same one again, changes nothing.
 func TestSetDelegateTakesOver(t *testing.T) {
 	f := newCAFixture(t, func(c *Config) { c.IssuingCAs = nil })
 	t0 := f.clock.Now()
@@ -214,6 +214,15 @@ func TestSetDelegateTakesOver(t *testing.T) {
 		if got := f.ask(t, s).Certificate; !got.Equal(c.want.Cert) {
 			t.Fatalf("signed by %s, want the delegate valid until %s", got.NotAfter, c.want.Cert.NotAfter)
 		}
+	}
+	// Adding the one in use again keeps its cached answer.
+	before := f.ask(t, s).ThisUpdate
+	f.clock.Advance(time.Minute)
+	if err := f.r.SetDelegate(Delegate{Cert: longer.Cert, Key: longer.Key, Issuer: f.tn.CA.Cert, Source: SourceLedger}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.ask(t, s).ThisUpdate; !got.Equal(before) {
+		t.Fatalf("re-adding the same delegate dropped the cached answer (%s, was %s)", got, before)
 	}
 	if err := f.r.SetDelegate(Delegate{Cert: first.Cert, Key: first.Key, Issuer: f.tn.CA2.Cert}); err == nil {
 		t.Fatal("a delegate another CA did not issue was accepted")

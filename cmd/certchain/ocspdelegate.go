@@ -164,8 +164,8 @@ func delegateTo(ctx context.Context, e *env, c *client, f *delegateFlags, ca ocs
 	if out.Detail != "" {
 		fmt.Fprintf(e.stdout, "%s\t%s\n", t.name, out.Detail)
 	}
-	if f.wait <= 0 {
-		return nil
+	if f.wait <= 0 || out.Verdict != certchain.Accepted.String() {
+		return nil // unchanged: the registered delegate lasts as long or longer
 	}
 	return waitInUse(ctx, t.c, cert, f.wait)
 }

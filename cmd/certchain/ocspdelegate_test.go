@@ -373,3 +373,38 @@ func TestOCSPMalformedPath(t *testing.T) {
 		}
 	}
 }
+
+// TestOCSPDelegateSurvivesRestart: a delegate registered on the ledger
+// signs again after the node restarts (it is found by the node's key in
+// its data directory), and re-running the command renews it.
+func TestOCSPDelegateSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	a := startApp(t, dir)
+	ca := newMemberCA(t, "CA E root")
+	idCert, idKey := identity(t, "ca-e")
+	mustCLI(t, dir, "member", "add", "ca-e", "--as", "admin", "--role", "ca", "--identity", idCert, "--ca-cert", ca.certFile)
+	leaf, leafFile := ca.leaf(t, "gw.op-e.example")
+	mustCLI(t, dir, "publish", "--quiet", "--cert", idCert, "--key", idKey, leafFile)
+	delegate := func(validity string) *x509.Certificate {
+		// --node: the restarted node listens on another port than the
+		// cluster configuration recorded.
+		mustCLI(t, dir, "ocsp", "delegate", "--ca-cert", ca.certFile, "--ca-key", ca.keyFile, "--cert", idCert, "--key", idKey,
+			"--node", a.HTTPSURL, "--validity", validity)
+		r, err := askOCSP(a.HTTPURL+"/ocsp", leaf, ca.cert)
+		if err != nil || r.Status != ocsp.Good {
+			t.Fatalf("%v %+v", err, r)
+		}
+		return r.Certificate
+	}
+	first := delegate("720h")
+	_ = a.Close()
+	a = startApp(t, dir)
+	r, err := askOCSP(a.HTTPURL+"/ocsp", leaf, ca.cert)
+	if err != nil || !r.Certificate.Equal(first) {
+		t.Fatalf("after a restart: %v, signer %v", err, r)
+	}
+	if again := delegate("721h"); again.Equal(first) || again.NotAfter.Before(first.NotAfter) ||
+		string(again.RawSubjectPublicKeyInfo) != string(first.RawSubjectPublicKeyInfo) {
+		t.Fatal("re-running the command did not renew the delegate for the same node key")
+	}
+}
