@@ -39,7 +39,7 @@ type App struct {
 	creds   *credentials
 	servers []*http.Server
 	ocsp    atomic.Pointer[ocspNode] // set once the responder runs
-	acme    *acme.Server                   // nil when ACME is off
+	acme    *acme.Server             // nil when ACME is off
 	// acmeClock is the ACME server's clock; nil: time.Now (tests move it).
 	acmeClock func() time.Time
 	stop      context.CancelFunc // ends the App's background work
