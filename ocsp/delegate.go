@@ -149,11 +149,13 @@ type delegates struct {
 // keyHash that stays valid longest, or nil.
 func (d *delegates) best(keyHash []byte, now time.Time) *signer {
 	m := d.set.Load()
-	if m == nil {
+	if m == nil || len(keyHash) > 32 {
 		return nil
 	}
+	var buf [33]byte
+	key := append(append(buf[:0], byte(len(keyHash))), keyHash...) // certKey(keyHash, nil), without allocating
 	var out *signer
-	for _, s := range (*m)[certKey(keyHash, nil)] {
+	for _, s := range (*m)[string(key)] {
 		if s.usable(now) && (out == nil || s.cert.NotAfter.After(out.cert.NotAfter)) {
 			out = s
 		}
