@@ -38,6 +38,9 @@ func runOCSP(ctx context.Context, e *env, args []string) error {
 		return runOCSPDelegate(ctx, e, args[1:])
 	case "signers":
 		return runOCSPSigners(ctx, e, args[1:])
+	case "-h", "--help", "help":
+		fmt.Fprintln(e.stdout, ocspUsage)
+		return flag.ErrHelp
 	}
 	return errors.New(ocspUsage)
 }
