@@ -235,7 +235,8 @@ func (r *Responder) addDelegate(s, replaced *signer) {
 type SignerInfo struct {
 	// Role is "responder" (the ledger's responder) or "delegate".
 	Role string `json:"role"`
-	// Source of a delegate: SourceAuto, SourceLedger or SourceConfig.
+	// Source of a delegate: SourceAuto, SourceLedger or SourceConfig
+	// ("" for the responder).
 	Source string `json:"source,omitempty"`
 	// Issuer is the subject of the CA that issued a delegate, and
 	// IssuerKeySHA1 the SHA-1 of its key, as CertIDs name it (hex).

@@ -154,7 +154,6 @@ func New(cfg Config) (*Responder, error) {
 	if err != nil {
 		return nil, err
 	}
-	ledger.source = "responder"
 	r := &Responder{cfg: cfg, ledger: ledger, auto: auto, cache: newCache(cfg.CacheSize),
 		budget: newBucket(cfg.NonceRate), work: make(chan *slot, workQueue), ages: newAgeTable(cfg.Validity),
 		pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cfg.Responder.Cert.Raw})}
