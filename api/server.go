@@ -121,7 +121,12 @@ type Server struct {
 	// URLs (in GET /v1/network).
 	ResponderPEM []byte
 	OCSPURLs     []string
-	Logger       *slog.Logger
+	// OCSPSigners lists the certificates the node signs OCSP responses
+	// with (GET /v1/ocsp/signers); OCSPDelegateCSR is the PEM request of
+	// its delegate key (GET /v1/ocsp/delegate-request.pem). Nil: 404.
+	OCSPSigners     func() any
+	OCSPDelegateCSR []byte
+	Logger          *slog.Logger
 	// Now is the clock used for derived statuses (expired). Nil: time.Now.
 	Now func() time.Time
 
@@ -224,6 +229,9 @@ func (s *Server) router() http.Handler {
 	r.Route("/v1", func(r chi.Router) {
 		r.Get("/network", s.network)
 		r.Get("/ocsp/responder.pem", s.responderPEM)
+		r.Get("/ocsp/signers", s.ocspSigners)
+		r.Get("/ocsp/delegate-request.pem", s.ocspDelegateRequest)
+		r.Post("/ocsp/delegates", s.ocspDelegate)
 		r.Post("/certificates", s.publish)
 		r.Post("/certificates/stream", s.publishStream)
 		r.Get("/certificates/{id}", s.record)

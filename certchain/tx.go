@@ -33,12 +33,17 @@ const (
 	TxMemberSet TxType = 9
 	// TxMemberRemove removes the member named in Member ({"name":...}).
 	TxMemberRemove TxType = 10
+	// TxOCSPDelegate registers Cert, a delegated OCSP signer certificate
+	// one of the submitting CA member's CA certificates issued to a
+	// node's delegate key (see OCSPDelegate).
+	TxOCSPDelegate TxType = 11
 )
 
 var txTypeNames = map[TxType]string{
 	TxPublish: "publish", TxRenew: "renew", TxRevoke: "revoke",
 	TxSuspend: "suspend", TxResume: "resume", TxNodeAdd: "node-add", TxNodeRemove: "node-remove",
 	TxRevokeKey: "revoke-key", TxMemberSet: "member-set", TxMemberRemove: "member-remove",
+	TxOCSPDelegate: "ocsp-delegate",
 }
 
 // String returns the lowercase name used in the API and in metrics.
@@ -64,6 +69,7 @@ func (t TxType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
 //	revoke-key   Target (the key's SPKI SHA-256), Reason
 //	member-set   Member (JSON of a Member)
 //	member-remove  Member ({"name": …})
+//	ocsp-delegate  Cert (the delegate certificate)
 //
 // Submitter is the name of the member on whose behalf the transaction was
 // submitted. Time is the entry node's clock when it accepted the request;

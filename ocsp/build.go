@@ -23,16 +23,16 @@ var (
 // build looks every CertID up on the ledger and signs one response for
 // all of them, echoing nonce when it is set.
 func (r *Responder) build(ids []certID, nonce []byte) (*response, error) {
-	recs := make([]*certchain.Record, len(ids))
 	answers := make([]single, len(ids))
 	for i := range ids {
 		rec, err := r.record(&ids[i])
 		if err != nil {
 			return nil, err
 		}
-		recs[i], answers[i] = rec, answerFor(rec)
+		answers[i] = answerFor(rec)
 	}
-	return r.sign(r.signerFor(recs), ids, answers, nonce)
+	now := r.cfg.Now()
+	return r.sign(r.signerFor(ids, now), ids, answers, nonce, now)
 }
 
 // record returns the record a CertID names, or nil when the ledger has
@@ -98,30 +98,33 @@ func answerFor(rec *certchain.Record) single {
 	return single{status: statusUnknown}
 }
 
-// signerFor picks the one signer of a response: a member's delegated
-// signer when every certificate asked about was published under that
-// member CA, else the ledger responder (unknown certificates, self-signed
-// ones, CAs without a delegate, and requests mixing issuers).
-func (r *Responder) signerFor(recs []*certchain.Record) *signer {
+// signerFor picks the one signer of a response (RFC 6960 §4.2.2.2): the
+// delegate of the CA that every CertID names by its issuer key hash (the
+// usable one that stays valid longest), else the ledger responder
+// (self-signed certificates, CAs without a delegate, requests mixing
+// issuers).
+func (r *Responder) signerFor(ids []certID, now time.Time) *signer {
 	var chosen *signer
-	for _, rec := range recs {
-		s := r.ledger
-		if rec != nil && rec.CA != "" && r.delegates[rec.CA] != nil {
-			s = r.delegates[rec.CA]
-		}
-		if chosen != nil && chosen != s {
+	for i := range ids {
+		s := r.delegates.best(ids[i].keyHash, now)
+		if s == nil || (chosen != nil && chosen != s) {
 			return r.ledger
 		}
 		chosen = s
 	}
+	if chosen == nil {
+		return r.ledger
+	}
 	return chosen
 }
 
-// sign encodes and signs a response valid from now for cfg.Validity.
-func (r *Responder) sign(s *signer, ids []certID, answers []single, nonce []byte) (*response, error) {
+// sign encodes and signs a response valid from now for cfg.Validity, or
+// until the signer's certificate expires if that is sooner: no response
+// outlives its signer.
+func (r *Responder) sign(s *signer, ids []certID, answers []single, nonce []byte, at time.Time) (*response, error) {
 	start := time.Now()
-	now := r.cfg.Now().UTC().Truncate(time.Second)
-	p := period{thisUpdate: now, nextUpdate: now.Add(r.cfg.Validity)}
+	now := at.UTC().Truncate(time.Second)
+	p := period{thisUpdate: now, nextUpdate: minTime(now.Add(r.cfg.Validity), s.cert.NotAfter.UTC().Truncate(time.Second))}
 	tbs, err := responseData(s, ids, answers, p, nonce)
 	var sig, der []byte
 	if err == nil {

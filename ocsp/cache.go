@@ -1,6 +1,8 @@
 package ocsp
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -190,13 +192,37 @@ func (c *cache) invalidate(certKeys []string) []*slot {
 				continue
 			}
 			seen[s] = true
-			s.ver.Add(1)
-			s.resp.Store(nil)
-			s.flight = nil
+			s.empty()
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// invalidateIssuer empties, as invalidate does, the slots naming a
+// certificate whose index key starts with one of prefixes (an issuer's
+// key hash: its signer changed) and returns them.
+func (c *cache) invalidateIssuer(prefixes []string) []*slot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*slot
+	for _, s := range c.ring {
+		if slices.ContainsFunc(s.certs, func(k string) bool {
+			return slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(k, p) })
+		}) {
+			s.empty()
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// empty drops s's response; a signing under way will not be stored.
+// Called with cache.mu held.
+func (s *slot) empty() {
+	s.ver.Add(1)
+	s.resp.Store(nil)
+	s.flight = nil
 }
 
 // join returns the flight signing s, starting one (leader) if none is.

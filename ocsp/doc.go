@@ -5,8 +5,9 @@
 // It owns: parsing OCSP requests (request.go, with cryptobyte: x/crypto's
 // ParseRequest takes one CertID only), building and signing
 // BasicOCSPResponses for any number of CertIDs (encode.go, build.go), the
-// response cache (cache.go), the HTTP edge (http.go, response.go), the
-// nonce budget (nonce.go) and the metrics (metrics.go).
+// delegated signers and their lifecycle (delegate.go, autodelegate.go),
+// the response cache (cache.go), the HTTP edge (http.go, response.go,
+// listener.go), the nonce budget (nonce.go) and the metrics (metrics.go).
 //
 // It imports certchain, the standard library, golang.org/x/crypto and the
 // Prometheus client, never raftstore, api or cmd: the ledger comes in
@@ -20,10 +21,16 @@
 //     acknowledged, so that no node serves a status older than a block it
 //     has applied.
 //   - go Responder.Run(ctx) for the life of the node.
+//   - Config.IssuingCAs holds the CAs whose keys the node holds (the ACME
+//     CA); the delegates CA members register on the ledger for the node's
+//     delegate key reach SetDelegate from the same OnApply hook (and from
+//     a scan at start and every minute, for snapshots).
 //   - The Responder is mounted for "/ocsp" and "/ocsp/" ahead of any router
 //     that cleans or redirects paths (chi, http.ServeMux): the base64 in a
-//     GET path may hold "/" and "//".
-//   - GET /v1/ocsp/responder.pem serves ResponderPEM.
+//     GET path may hold "/" and "//". The plain-HTTP listener is wrapped
+//     in RepairListener (see "Paths net/http refuses").
+//   - GET /v1/ocsp/responder.pem serves ResponderPEM, GET /v1/ocsp/signers
+//     Signers.
 //
 // # Invariants
 //
@@ -43,6 +50,11 @@
 //   - The cache never holds more than CacheSize responses.
 //   - One response has one signer, and its certs field holds exactly that
 //     signer's certificate.
+//   - No response outlives its signer: nextUpdate is at most the signer's
+//     notAfter, and a delegate with less than a minute left signs nothing.
+//   - When the signer of an issuer changes (a delegate renewed, or a
+//     longer-lived one added), the cached responses naming that issuer are
+//     dropped and re-signed, like those Refresh drops.
 //
 // # Decisions
 //
@@ -67,16 +79,61 @@
 // responses. Run re-signs only the responses asked for since they were
 // signed and drops the rest.
 //
-// Signer selection. RFC 6960 allows one signature per response. A
-// member's delegated signer (issued by its CA with id-kp-OCSPSigning)
-// signs when every certificate in the request was published under that
-// member's CA, so a relying party that trusts only the CA accepts it. Any
-// other request (self-signed certificates, unknown ones, CAs without a
-// delegate, or a mix of issuers) is signed by the ledger responder, which
-// relying parties of the ledger trust directly (ResponderPEM). A relying
-// party trusting only one CA and asking about certificates of several
-// issuers in one request cannot verify that answer; the clients in use
-// (OpenSSL, nginx, strongSwan, Go) ask one certificate at a time.
+// Signer selection. RFC 6960 allows one signature per response, and
+// §4.2.2.2 lets a relying party accept a signer that is the CA identified
+// in the request, a delegate that CA issued directly (id-kp-OCSPSigning),
+// or a responder it trusts by local configuration. A CertID identifies its
+// CA by issuerKeyHash, so delegates are kept by issuer key (both the SHA-1
+// and the SHA-256 hash) and chosen from the request alone: when every
+// CertID names the key of one issuer that has a usable delegate, the one
+// that stays valid longest signs (whether the ledger knows the
+// certificates or answers unknown: the CA's delegate speaks for all its
+// serials); any other request (self-signed certificates, CAs without a
+// delegate, a mix of issuers) is signed by the ledger responder. Selection
+// by issuer key rather than by the member that published a certificate is
+// what RFC 6960 checks (a delegate of another CA of the same member would
+// be refused), and it needs no ledger read, so unknown certificates of a
+// delegated CA get answers the relying party can verify. A relying party
+// trusting only one CA and asking about certificates of several issuers in
+// one request cannot verify that answer; the clients in use (OpenSSL,
+// nginx, curl, gnutls, strongSwan, Go) ask one certificate at a time. A
+// self-signed certificate is its own issuer: no one can delegate for it,
+// and relying parties must trust the ledger responder itself (OpenSSL:
+// -VAfile; trusting the CA that issued the responder is not enough).
+//
+// Delegate lifecycle. Delegates come from three places: IssuingCAs (CA
+// keys this node holds: Responder issues itself one delegate per CA),
+// the ledger (a CA member issues one per node with certchain ocsp delegate
+// and registers it; the node holding the key calls SetDelegate) and
+// configuration (Config.Delegates). Each node has its own: an issued
+// delegate's key is generated in this process and never leaves it, and a
+// registered one is issued to the node's own delegate key, so a leaked key
+// exposes one node, and the subject names the node that answered. They are
+// short-lived because they carry id-pkix-ocsp-nocheck: relying parties
+// never ask about a delegate's own revocation (they could not: the answer
+// would need the delegate), so its lifetime is the only bound on a stolen
+// key (RFC 6960 §4.2.2.2.1); the ledger caps registrations at 90 days and
+// the node issues 4-day ones. Run renews an issued delegate at half its
+// life (maintain), so the previous one still has half its life when it is
+// replaced and every response it signed expires before it does; renewal
+// needs no restart and no ledger change. A delegate the node cannot renew
+// (ledger, configuration) is logged once when a quarter of its life is
+// left and once when it lapses, and is reported with its expiry in
+// certchain_ocsp_signer_expiry_timestamp_seconds; when it lapses the
+// ledger responder signs for its issuer again.
+//
+// Paths net/http refuses. Go's HTTP server answers a request line whose
+// target it cannot parse (a bad percent-escape such as /ocsp/%%, a control
+// character) and an HTTP/1.1 request without Host with a plain-text 400
+// before any handler runs. RepairListener rewrites, on plaintext
+// connections, just those bytes of /ocsp request lines (to %25 or %XX, so
+// the base64 still fails and the answer is malformedRequest, or an empty
+// Host header), following HTTP/1.x framing and passing everything through
+// untouched at the first thing it does not follow exactly (chunked bodies,
+// CONNECT, folded headers). TLS connections cannot be repaired this way
+// (the bytes are encrypted, and wrapping the *tls.Conn would hide the
+// client certificate from net/http), so there such requests still get
+// Go's 400; OCSP clients use the plain-HTTP URL of the certificates' AIA.
 //
 // Unknown. A CertID is answered "unknown" when the ledger has no
 // certificate with that issuer key hash and serial, when its issuer name
@@ -134,4 +191,8 @@
 //	certchain_ocsp_sign_seconds                  signing latency
 //	certchain_ocsp_cache_entries                 responses in memory
 //	certchain_ocsp_nonce_budget_exceeded_total   nonces not echoed
+//	certchain_ocsp_signer_expiry_timestamp_seconds{role,source,issuer}
+//	    notAfter of the ledger responder (role responder) and of the
+//	    delegate in use for each issuer (role delegate; source auto,
+//	    ledger or config)
 package ocsp

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"errors"
 	"math/big"
 	"sync"
@@ -17,9 +16,6 @@ import (
 	"github.com/certchain/certchain/certchain"
 	"github.com/certchain/certchain/validator/validatortest"
 )
-
-// oidOCSPNoCheck is id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1).
-var oidOCSPNoCheck = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
 
 // testPKI is the infrastructure of a test network: the network CA that
 // signs the ledger's responder certificate, as devnet makes it.

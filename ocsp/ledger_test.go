@@ -56,7 +56,7 @@ func newLedger(t *testing.T, tweak func(*Config)) *ledger {
 		}
 	})
 	l.src = &countingSource{Source: l.node.State()}
-	cfg := Config{Source: l.src, Responder: l.pki.responder, Delegates: map[string]Signer{validatortest.CA: l.ca}}
+	cfg := Config{Source: l.src, Responder: l.pki.responder, Delegates: []Delegate{{Cert: l.ca.Cert, Key: l.ca.Key, Issuer: l.tn.CA.Cert}}}
 	if tweak != nil {
 		tweak(&cfg)
 	}
@@ -171,12 +171,9 @@ type expect struct {
 }
 
 // signedBy returns the certificate expected to sign e's response and the
-// one a relying party trusts to verify it: unknown certificates are
-// answered by the ledger responder.
+// one a relying party trusts to verify it: the CA's delegate answers for
+// the CA's certificates whether the ledger knows them or not.
 func (l *ledger) signedBy(e expect) (signer, root *x509.Certificate) {
-	if e.status == ocsp.Unknown {
-		return l.pki.responder.Cert, l.pki.infra.Cert
-	}
 	return e.s.signer, e.s.root
 }
 

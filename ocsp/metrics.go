@@ -55,7 +55,9 @@ type metrics struct {
 	collectors    []prometheus.Collector
 }
 
-func newMetrics(entries func() float64) *metrics {
+// newMetrics makes the metrics; entries counts the cached responses and
+// expiry reports the signers in use (signerCollector).
+func newMetrics(entries func() float64, expiry func() []SignerInfo) *metrics {
 	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "certchain_ocsp_requests_total",
 		Help: "OCSP requests by method, response status (good|revoked|unknown|malformed|unsupported|error) and cache use (hit|miss|nonce|none).",
@@ -73,7 +75,7 @@ func newMetrics(entries func() float64) *metrics {
 	gauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "certchain_ocsp_cache_entries", Help: "Signed OCSP responses held in memory.",
 	}, entries)
-	m.collectors = []prometheus.Collector{vec, m.sign, m.nonceExceeded, gauge}
+	m.collectors = []prometheus.Collector{vec, m.sign, m.nonceExceeded, gauge, newSignerCollector(expiry)}
 	m.resolve(vec)
 	return m
 }
@@ -107,5 +109,30 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 func (m *metrics) count(me method, o outcome, c cacheUse) {
 	if ctr := m.requests[me][o][c]; ctr != nil {
 		ctr.Inc()
+	}
+}
+
+// signerCollector exports certchain_ocsp_signer_expiry_timestamp_seconds:
+// the notAfter of each certificate signing responses now (the ledger
+// responder and, per issuer, the delegate in use), so an alert can fire
+// before one lapses. Series come and go with the signers.
+type signerCollector struct {
+	desc    *prometheus.Desc
+	signers func() []SignerInfo
+}
+
+func newSignerCollector(signers func() []SignerInfo) *signerCollector {
+	return &signerCollector{signers: signers, desc: prometheus.NewDesc("certchain_ocsp_signer_expiry_timestamp_seconds",
+		"notAfter (unix seconds) of each certificate signing OCSP responses: the ledger responder (role responder) and the delegate in use per issuing CA (role delegate; source auto, ledger or config).",
+		[]string{"role", "source", "issuer"}, nil)}
+}
+
+// Describe implements prometheus.Collector.
+func (c *signerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *signerCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.signers() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(s.NotAfter.Unix()), s.Role, s.Source, s.Issuer)
 	}
 }

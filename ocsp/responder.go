@@ -18,10 +18,11 @@ import (
 
 // Defaults of the Config fields whose zero value means "default".
 const (
-	DefaultValidity   = time.Hour
-	DefaultCacheSize  = 100_000
-	DefaultNonceRate  = 1000
-	DefaultMaxRequest = 8 << 10
+	DefaultValidity         = time.Hour
+	DefaultDelegateValidity = 4 * 24 * time.Hour
+	DefaultCacheSize        = 100_000
+	DefaultNonceRate        = 1000
+	DefaultMaxRequest       = 8 << 10
 )
 
 // workQueue bounds the responses waiting to be re-signed after Refresh;
@@ -52,13 +53,28 @@ type Config struct {
 	// response that no delegate signs. Relying parties trust its
 	// certificate directly (ResponderPEM).
 	Responder Signer
-	// Delegates maps a CA member's name to the OCSP signer that member's
-	// CA issued (id-kp-OCSPSigning): it signs the responses about
-	// certificates whose Record.CA is that member, so that a relying party
-	// trusting only the CA accepts them. Nil: none.
-	Delegates map[string]Signer
+	// Delegates are delegated OCSP signers (id-kp-OCSPSigning, issued
+	// directly by their Issuer) this node is configured with; more come
+	// later through SetDelegate (registered on the ledger) and from
+	// IssuingCAs. A delegate signs the responses about its issuer's
+	// certificates, so that a relying party trusting only that CA accepts
+	// them. Nil: none.
+	Delegates []Delegate
+	// IssuingCAs are the CAs whose keys this node holds (the ACME CA): the
+	// responder issues itself a delegate with each (a fresh P-256 key that
+	// never leaves the process), valid for DelegateValidity, and renews
+	// it at half its life. Nil: none.
+	IssuingCAs []CA
+	// DelegateValidity is the lifetime of the delegates issued with
+	// IssuingCAs, at least twice Validity. Zero: DefaultDelegateValidity
+	// (4 days).
+	DelegateValidity time.Duration
+	// NodeID names this node in the subject of its delegates
+	// (DelegateSubject). Zero: "node".
+	NodeID string
 	// Validity is nextUpdate - thisUpdate of every response (whole
-	// seconds, at least a minute). Zero: DefaultValidity (1h).
+	// seconds, at least a minute), or less when the signer expires
+	// sooner. Zero: DefaultValidity (1h).
 	Validity time.Duration
 	// CacheSize bounds the signed responses held in memory (about 1 KiB
 	// each plus the request; the signer's certificate is shared). Zero:
@@ -88,6 +104,11 @@ func (c *Config) fill() error {
 		return fmt.Errorf("%w: ocsp: negative limits or a validity under a minute", certchain.ErrInvalid)
 	}
 	c.Validity = cmp.Or(c.Validity, DefaultValidity).Truncate(time.Second)
+	c.DelegateValidity = cmp.Or(c.DelegateValidity, DefaultDelegateValidity)
+	if c.DelegateValidity < 2*c.Validity {
+		return fmt.Errorf("%w: ocsp: delegate validity %s is under twice the response validity %s", certchain.ErrInvalid, c.DelegateValidity, c.Validity)
+	}
+	c.NodeID = cmp.Or(c.NodeID, "node")
 	c.CacheSize = cmp.Or(c.CacheSize, DefaultCacheSize)
 	c.NonceRate = cmp.Or(c.NonceRate, DefaultNonceRate)
 	c.MaxRequest = cmp.Or(c.MaxRequest, DefaultMaxRequest)
@@ -106,7 +127,9 @@ func (c *Config) fill() error {
 type Responder struct {
 	cfg       Config
 	ledger    *signer
-	delegates map[string]*signer
+	delegates delegates
+	auto      []*autoDelegate // guarded by autoMu
+	autoMu    sync.Mutex
 	cache     *cache
 	budget    *bucket
 	work      chan *slot
@@ -116,8 +139,9 @@ type Responder struct {
 	bufs      sync.Pool // *[]byte for POST bodies
 }
 
-// New checks cfg and returns a Responder. Signers must hold the key of
-// their certificate; delegates must carry id-kp-OCSPSigning.
+// New checks cfg and returns a Responder, with a delegate issued for
+// every issuing CA. Signers must hold the key of their certificate;
+// delegates must carry id-kp-OCSPSigning and be signed by their issuer.
 func New(cfg Config) (*Responder, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
@@ -126,34 +150,39 @@ func New(cfg Config) (*Responder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ocsp: responder: %w", err)
 	}
-	delegates, err := newDelegates(cfg.Delegates)
+	auto, err := newAutoDelegates(cfg.IssuingCAs)
 	if err != nil {
 		return nil, err
 	}
-	r := &Responder{cfg: cfg, ledger: ledger, delegates: delegates, cache: newCache(cfg.CacheSize),
+	r := &Responder{cfg: cfg, ledger: ledger, auto: auto, cache: newCache(cfg.CacheSize),
 		budget: newBucket(cfg.NonceRate), work: make(chan *slot, workQueue), ages: newAgeTable(cfg.Validity),
 		pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cfg.Responder.Cert.Raw})}
 	r.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
-	r.m = newMetrics(func() float64 { return float64(r.cache.len()) })
+	r.m = newMetrics(func() float64 { return float64(r.cache.len()) }, r.signerExpiry)
+	for _, d := range cfg.Delegates {
+		if err := r.SetDelegate(d); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.maintain(cfg.Now()); err != nil {
+		return nil, err
+	}
 	if err := r.m.register(cfg.Registerer); err != nil {
 		return nil, fmt.Errorf("ocsp: metrics: %w", err)
 	}
 	return r, nil
 }
 
-func newDelegates(in map[string]Signer) (map[string]*signer, error) {
-	out := make(map[string]*signer, len(in))
-	for name, d := range in {
-		if name == "" {
-			return nil, fmt.Errorf("%w: ocsp: delegate without a member name", certchain.ErrInvalid)
+// signerExpiry lists the signers in use, for the expiry metric.
+func (r *Responder) signerExpiry() []SignerInfo {
+	all := r.Signers()
+	out := all[:0]
+	for _, s := range all {
+		if s.Active {
+			out = append(out, s)
 		}
-		s, err := newSigner(d, true)
-		if err != nil {
-			return nil, fmt.Errorf("ocsp: delegate of %q: %w", name, err)
-		}
-		out[name] = s
 	}
-	return out, nil
+	return out
 }
 
 // ResponderPEM returns the ledger responder's certificate as PEM, for
@@ -172,7 +201,12 @@ func (r *Responder) Refresh(changed []*certchain.Record) {
 	for _, rec := range changed {
 		keys = appendRecordKeys(keys, rec)
 	}
-	for _, s := range r.cache.invalidate(keys) {
+	r.requeue(r.cache.invalidate(keys))
+}
+
+// requeue hands invalidated slots to Run for re-signing.
+func (r *Responder) requeue(slots []*slot) {
+	for _, s := range slots {
 		select {
 		case r.work <- s:
 		default: // the next request signs it
@@ -182,7 +216,8 @@ func (r *Responder) Refresh(changed []*certchain.Record) {
 
 // Run re-signs, until ctx ends, the responses Refresh dropped and the
 // cached responses that reach half their validity, if they were requested
-// since they were signed; the others are evicted. Call it once.
+// since they were signed (the others are evicted), and renews delegates
+// (see maintain). Call it once.
 func (r *Responder) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { r.resignQueued(ctx) })
@@ -194,7 +229,9 @@ func (r *Responder) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			r.sweep(ctx, r.cfg.Now())
+			now := r.cfg.Now()
+			_ = r.maintain(now) // failures are logged; the next tick retries
+			r.sweep(ctx, now)
 		}
 	}
 }

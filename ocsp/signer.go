@@ -12,6 +12,7 @@ import (
 	"encoding/asn1"
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"github.com/certchain/certchain/certchain"
 	"golang.org/x/crypto/cryptobyte"
@@ -41,6 +42,15 @@ type signer struct {
 	// certs is the DER of the certs field, [0] EXPLICIT SEQUENCE OF
 	// Certificate holding cert; it ends every response, so responses share it.
 	certs []byte
+
+	// Of a delegate only: issuerKeys are the cache index prefixes
+	// (certKey with no serial) of its issuer's key, SHA-1 then SHA-256;
+	// issuer is the issuer's subject and source where the delegate came
+	// from (Source*); warned records the expiry warnings logged.
+	issuerKeys [2]string
+	issuer     string
+	source     string
+	warned     atomic.Uint32
 }
 
 // newSigner checks s and prepares it. A delegated signer must carry

@@ -118,13 +118,13 @@ func TestMultiCertRequest(t *testing.T) {
 	}
 }
 
-// TestSignerChoice: a member's delegate signs when every certificate of
-// the request chains to that member; any other mix is signed by the
-// ledger responder.
+// TestSignerChoice: a delegate signs when every CertID of the request
+// names its issuer's key (whether or not the ledger knows the
+// certificate); any other mix is signed by the ledger responder.
 func TestSignerChoice(t *testing.T) {
 	f := newFixture(t, nil)
 	delegate := ocspSigner(t, f.tn, f.tn.CA, "ca delegate", validatortest.KeyP256)
-	r, err := New(Config{Source: f.src, Responder: f.pki.responder, Delegates: map[string]Signer{validatortest.CA: delegate}, Now: f.clock.Now})
+	r, err := New(Config{Source: f.src, Responder: f.pki.responder, Delegates: []Delegate{{Cert: delegate.Cert, Key: delegate.Key, Issuer: f.tn.CA.Cert}}, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,8 @@ func TestSignerChoice(t *testing.T) {
 		{"delegate/two-of-the-same-ca", [][]byte{ca(), ca()}, delegate.Cert},
 		{"ledger/self-signed", [][]byte{self()}, f.pki.responder.Cert},
 		{"ledger/ca-without-delegate", [][]byte{leaf(certchain.StatusGood, f.tn.CA2, validatortest.CA2)}, f.pki.responder.Cert},
-		{"ledger/unknown", [][]byte{leaf(certchain.StatusUnknown, f.tn.CA, validatortest.CA)}, f.pki.responder.Cert},
+		{"delegate/unknown-of-that-ca", [][]byte{leaf(certchain.StatusUnknown, f.tn.CA, validatortest.CA)}, delegate.Cert},
+		{"ledger/unknown-of-another-ca", [][]byte{leaf(certchain.StatusUnknown, f.tn.CA2, validatortest.CA2)}, f.pki.responder.Cert},
 		{"ledger/mixed", [][]byte{ca(), self()}, f.pki.responder.Cert},
 	}
 	for _, c := range cases {
@@ -207,6 +208,7 @@ func TestNewRefuses(t *testing.T) {
 	f := newFixture(t, nil)
 	other := ocspSigner(t, f.tn, f.pki.infra, "other", validatortest.KeyP256)
 	noEKU := Signer{Cert: f.tn.CA.Cert, Key: f.tn.CA.Key}
+	caDelegate := ocspSigner(t, f.tn, f.tn.CA, "ca delegate", validatortest.KeyP256)
 	reg := prometheus.NewRegistry()
 	if _, err := New(Config{Source: f.src, Responder: f.pki.responder, Registerer: reg}); err != nil {
 		t.Fatal(err)
@@ -215,8 +217,12 @@ func TestNewRefuses(t *testing.T) {
 		"fail/no-source":               {Responder: f.pki.responder},
 		"fail/no-responder":            {Source: f.src},
 		"fail/key-mismatch":            {Source: f.src, Responder: Signer{Cert: f.pki.responder.Cert, Key: other.Key}},
-		"fail/delegate-no-eku":         {Source: f.src, Responder: f.pki.responder, Delegates: map[string]Signer{"ca": noEKU}},
-		"fail/delegate-no-name":        {Source: f.src, Responder: f.pki.responder, Delegates: map[string]Signer{"": other}},
+		"fail/delegate-no-eku":         {Source: f.src, Responder: f.pki.responder, Delegates: []Delegate{{Cert: noEKU.Cert, Key: noEKU.Key, Issuer: f.tn.CA.Cert}}},
+		"fail/delegate-no-issuer":      {Source: f.src, Responder: f.pki.responder, Delegates: []Delegate{{Cert: caDelegate.Cert, Key: caDelegate.Key}}},
+		"fail/delegate-other-issuer":   {Source: f.src, Responder: f.pki.responder, Delegates: []Delegate{{Cert: caDelegate.Cert, Key: caDelegate.Key, Issuer: f.tn.CA2.Cert}}},
+		"fail/issuing-ca-not-a-ca":     {Source: f.src, Responder: f.pki.responder, IssuingCAs: []CA{{Cert: other.Cert, Key: other.Key}}},
+		"fail/issuing-ca-key-mismatch": {Source: f.src, Responder: f.pki.responder, IssuingCAs: []CA{{Cert: f.tn.CA.Cert, Key: f.tn.CA2.Key}}},
+		"fail/delegate-validity-short": {Source: f.src, Responder: f.pki.responder, Validity: time.Hour, DelegateValidity: 90 * time.Minute},
 		"fail/negative-validity":       {Source: f.src, Responder: f.pki.responder, Validity: -time.Hour},
 		"fail/validity-under-a-minute": {Source: f.src, Responder: f.pki.responder, Validity: 59 * time.Second},
 		"fail/metrics-twice":           {Source: f.src, Responder: f.pki.responder, Registerer: reg},

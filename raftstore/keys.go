@@ -47,6 +47,10 @@ var (
 	// prefixMember + name -> MemberRecord encoding: the ledger's changes
 	// to the genesis member set.
 	prefixMember = []byte("mb/")
+	// prefixOCSPDelegate + delegate SPKI SHA-256 (32) + issuer SPKI
+	// SHA-256 (32) -> OCSPDelegate encoding: delegated OCSP signers CA
+	// members registered, found by the node holding the delegate's key.
+	prefixOCSPDelegate = []byte("od/")
 	// prefixObject + key -> version (8 BE: the Raft index that wrote it)
 	// + value: replicated objects (objects.go), outside the ledger proper.
 	prefixObject = []byte("a/")
@@ -75,6 +79,9 @@ func identityKey(identity string) []byte {
 }
 func blockedKey(h certchain.Hash) []byte {
 	return append(withPrefix(prefixBlocked, len(h)), h[:]...)
+}
+func ocspDelegateKey(keyHash, issuerHash certchain.Hash) []byte {
+	return join(prefixOCSPDelegate, keyHash[:], issuerHash[:])
 }
 func memberKey(name string) []byte   { return append(withPrefix(prefixMember, len(name)), name...) }
 func nodeKey(id string) []byte       { return append(withPrefix(prefixNode, len(id)), id...) }

@@ -59,6 +59,9 @@ type Applied struct {
 	Records []*certchain.Record
 	// Nodes are the validator node records the block changed.
 	Nodes []*certchain.NodeRecord
+	// Delegates are the delegated OCSP signers the block registered (the
+	// node holding a delegate's key starts signing with it).
+	Delegates []*certchain.OCSPDelegate
 	// Checked is how many certificates this node verified while applying
 	// the block: those it had not prechecked at its edge.
 	Checked int
@@ -238,7 +241,7 @@ func (s *State) Apply(index uint64, p *certchain.Proposal, ids []certchain.Hash)
 		types[i] = p.Txs[i].Type
 	}
 	return &Applied{Header: blk.Header, Hash: blk.Header.Hash(), TxIDs: ids, Verdicts: d.verdicts,
-		Types: types, Records: d.eff.Records, Nodes: d.eff.Nodes, Checked: d.checked, SigChecked: d.sigChecked, Elapsed: time.Since(start)}, nil
+		Types: types, Records: d.eff.Records, Nodes: d.eff.Nodes, Delegates: d.eff.Delegates, Checked: d.checked, SigChecked: d.sigChecked, Elapsed: time.Since(start)}, nil
 }
 
 // Precheck decides txs against the current state at time now, exactly as a
@@ -315,6 +318,7 @@ func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash
 		d.eff.Nodes = append(d.eff.Nodes, eff.Nodes...)
 		d.eff.Members = append(d.eff.Members, eff.Members...)
 		d.eff.Keys = append(d.eff.Keys, eff.Keys...)
+		d.eff.Delegates = append(d.eff.Delegates, eff.Delegates...)
 	}
 	return d, nil
 }
@@ -415,6 +419,30 @@ func (s *State) MemberHeight(name string) (h uint64, err error) {
 	return h, err
 }
 
+// OCSPDelegates returns the delegated OCSP signers registered for the key
+// whose SPKI SHA-256 is keyHash, one per issuing CA.
+func (s *State) OCSPDelegates(keyHash certchain.Hash) ([]*certchain.OCSPDelegate, error) {
+	var out []*certchain.OCSPDelegate
+	prefix := join(prefixOCSPDelegate, keyHash[:])
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true})
+		defer it.Close()
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			b, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			d, err := certchain.DecodeOCSPDelegate(b)
+			if err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // CertsByKey returns the certificates on the ledger that carry public key
 // h, at most limit+1 of them.
 func (s *State) CertsByKey(h certchain.Hash, limit int) (ids []certchain.Hash, err error) {
@@ -502,6 +530,11 @@ func writeEffect(txn *badger.Txn, view *txnView, eff validator.Effect, ix indexi
 	for _, m := range eff.Members {
 		if err := txn.Set(memberKey(m.Name), m.Encode()); err != nil {
 			return fmt.Errorf("member %s: %w", m.Name, err)
+		}
+	}
+	for _, d := range eff.Delegates {
+		if err := txn.Set(ocspDelegateKey(d.KeyHash, d.IssuerHash), d.Encode()); err != nil {
+			return fmt.Errorf("OCSP delegate of %s: %w", d.Member, err)
 		}
 	}
 	return nil

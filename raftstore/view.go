@@ -101,6 +101,15 @@ func (v *txnView) MemberHeight(name string) (uint64, error) {
 	return r.Height, nil
 }
 
+// OCSPDelegate implements validator.View.
+func (v *txnView) OCSPDelegate(keyHash, issuerHash certchain.Hash) (*certchain.OCSPDelegate, error) {
+	b, err := getValue(v.txn, ocspDelegateKey(keyHash, issuerHash))
+	if err != nil {
+		return nil, err
+	}
+	return certchain.DecodeOCSPDelegate(b)
+}
+
 // CertsByKey implements validator.View.
 func (v *txnView) CertsByKey(h certchain.Hash, limit int) ([]certchain.Hash, error) {
 	return certsByKey(v.txn, h, limit)

@@ -32,6 +32,10 @@ type View interface {
 	// MemberHeight returns the height of the last ledger change to member
 	// name, 0 if there was none.
 	MemberHeight(name string) (uint64, error)
+	// OCSPDelegate returns the delegated OCSP signer registered for the
+	// key with SPKI SHA-256 keyHash by the CA whose SPKI SHA-256 is
+	// issuerHash, or certchain.ErrNotFound.
+	OCSPDelegate(keyHash, issuerHash certchain.Hash) (*certchain.OCSPDelegate, error)
 }
 
 // Effect is what an accepted transaction changes: the records to store,
@@ -42,6 +46,8 @@ type Effect struct {
 	Nodes   []*certchain.NodeRecord
 	Keys    []*certchain.BlockedKey
 	Members []*certchain.MemberRecord
+	// Delegates are the delegated OCSP signers an ocsp-delegate registers.
+	Delegates []*certchain.OCSPDelegate
 }
 
 // Decide verifies tx against state and returns its effect and verdict; see
@@ -88,7 +94,7 @@ func DecideErr(tx *certchain.Tx, txID certchain.Hash, pre *Cert, opts *Options, 
 	}
 	eff, v, err := verdict(handle(d))
 	if v.Code == certchain.Accepted {
-		eff.Nodes, eff.Keys, eff.Members = d.nodes, d.keys, d.members
+		eff.Nodes, eff.Keys, eff.Members, eff.Delegates = d.nodes, d.keys, d.members, d.delegates
 	}
 	return eff, v, err
 }
@@ -104,6 +110,7 @@ var handlers = map[certchain.TxType]func(*decision) ([]*certchain.Record, error)
 	certchain.TxRevokeKey:    (*decision).revokeKey,
 	certchain.TxMemberSet:    (*decision).memberSet,
 	certchain.TxMemberRemove: (*decision).memberRemove,
+	certchain.TxOCSPDelegate: (*decision).ocspDelegate,
 }
 
 // ownerActions are what a certificate's owner may do with a proof.
@@ -142,7 +149,9 @@ type decision struct {
 	nodes   []*certchain.NodeRecord   // node records an accepted node transaction writes
 	keys    []*certchain.BlockedKey   // the key an accepted revoke-key blocks
 	members []*certchain.MemberRecord // the member change an accepted member transaction makes
-	signed  bool                      // the submitter's signature verified (checkSignature)
+	// delegates is the OCSP delegate an accepted ocsp-delegate registers.
+	delegates []*certchain.OCSPDelegate
+	signed    bool // the submitter's signature verified (checkSignature)
 }
 
 // member returns the submitter's genesis membership.

@@ -10,7 +10,8 @@
 //     validity.go, critical_extension.go, network_id.go, ca_cert.go,
 //     identity.go, self_signature.go, chain.go.
 //   - The stateful decision for each transaction type, Decide:
-//     publish.go, renew.go, status.go (revoke, suspend, resume).
+//     publish.go, renew.go, status.go (revoke, suspend, resume),
+//     ocsp_delegate.go (a CA member's delegated OCSP signer for a node).
 //
 // Every refusal is a *RuleError naming its rule by a stable slug (the
 // Rule* constants); errors.Is maps it to certchain.ErrInvalid,

@@ -46,6 +46,7 @@ const (
 	RuleMember            = "member"             // ErrInvalid
 	RuleSignature         = "signature"          // ErrUnauthorized
 	RuleTooMany           = "too-many"           // ErrInvalid
+	RuleOCSPDelegate      = "ocsp-delegate"      // ErrInvalid
 )
 
 // ruleKinds maps the slugs that are not certchain.ErrInvalid to their kind.

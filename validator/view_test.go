@@ -19,7 +19,20 @@ type fakeView struct {
 	keys    map[certchain.Hash]*certchain.BlockedKey
 	// memberHeights are the heights of member changes applied.
 	memberHeights map[string]uint64
-	err           error // returned by every call when set
+	// delegates are the OCSP delegates registered, by key and issuer hash.
+	delegates map[[2]certchain.Hash]*certchain.OCSPDelegate
+	err       error // returned by every call when set
+}
+
+func (v *fakeView) OCSPDelegate(keyHash, issuerHash certchain.Hash) (*certchain.OCSPDelegate, error) {
+	if v.err != nil {
+		return nil, v.err
+	}
+	d, ok := v.delegates[[2]certchain.Hash{keyHash, issuerHash}]
+	if !ok {
+		return nil, certchain.ErrNotFound
+	}
+	return d, nil
 }
 
 func (v *fakeView) BlockedKey(h certchain.Hash) (*certchain.BlockedKey, error) {
@@ -103,6 +116,12 @@ func (v *fakeView) apply(eff validator.Effect) {
 			v.keys = map[certchain.Hash]*certchain.BlockedKey{}
 		}
 		v.keys[k.KeyHash] = k
+	}
+	for _, d := range eff.Delegates {
+		if v.delegates == nil {
+			v.delegates = map[[2]certchain.Hash]*certchain.OCSPDelegate{}
+		}
+		v.delegates[[2]certchain.Hash{d.KeyHash, d.IssuerHash}] = d
 	}
 	for _, n := range eff.Nodes {
 		if v.nodes == nil {

@@ -135,7 +135,7 @@ func TestACMEAcrossClusterAndLeaderChange(t *testing.T) {
 		t.Errorf("certificate AIA OCSP %v, want the issuing node's %s", leaf.OCSPServer, want)
 	}
 	for _, i := range []int{f, s} {
-		waitOCSPGood(t, 30*time.Second, i, c.readURL(i)+"/ocsp", leaf, memberCA, netCA)
+		waitOCSPGood(t, 30*time.Second, i, c.readURL(i)+"/ocsp", leaf, memberCA)
 	}
 
 	// 5. The account made on F is S's too: onlyReturnExisting with its key
@@ -162,7 +162,7 @@ func TestACMEAcrossClusterAndLeaderChange(t *testing.T) {
 	}
 	restarted := time.Now()
 	c.start(leader)
-	waitOCSPGood(t, 60*time.Second, leader, c.readURL(leader)+"/ocsp", leaf, memberCA, netCA)
+	waitOCSPGood(t, 60*time.Second, leader, c.readURL(leader)+"/ocsp", leaf, memberCA)
 	rR := newRawACME(t, c.url(leader), pool)
 	pollFor(t, 30*time.Second, fmt.Sprintf("node%d (restarted): the valid order with node%d's kid", leader+1, f+1), func() error {
 		return orderValid(rR, acctKey, acct.URI, urlPath(t, o.URI))
@@ -236,10 +236,10 @@ func pollFor(t *testing.T, d time.Duration, what string, ok func() error) {
 }
 
 // waitOCSPGood polls node's OCSP responder at url until it says good.
-func waitOCSPGood(t *testing.T, d time.Duration, node int, url string, leaf, issuer, netCA *x509.Certificate) {
+func waitOCSPGood(t *testing.T, d time.Duration, node int, url string, leaf, issuer *x509.Certificate) {
 	t.Helper()
 	pollFor(t, d, fmt.Sprintf("node%d: OCSP good for the ACME certificate", node+1), func() error {
-		r, err := ocspAt(url, leaf, issuer, netCA)
+		r, err := ocspAt(url, leaf, issuer)
 		if err != nil {
 			return err
 		}

@@ -211,7 +211,7 @@ func ocspOf(t *testing.T, a *App, cert, issuer *x509.Certificate) *ocsp.Response
 	if len(cert.OCSPServer) != 1 || cert.OCSPServer[0] != a.ocspURLs()[0] {
 		t.Fatalf("certificate AIA OCSP %v, want %s", cert.OCSPServer, a.ocspURLs()[0])
 	}
-	resp, err := ocspAt(cert.OCSPServer[0], cert, issuer, a.Network.CA)
+	resp, err := ocspAt(cert.OCSPServer[0], cert, issuer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,9 +219,10 @@ func ocspOf(t *testing.T, a *App, cert, issuer *x509.Certificate) *ocsp.Response
 }
 
 // ocspAt asks the OCSP responder at url (GET) about cert, issued by
-// issuer. The ledger's responder is certified by the network CA, which
-// relying parties trust for status of every member CA's certificates.
-func ocspAt(url string, cert, issuer, networkCA *x509.Certificate) (*ocsp.Response, error) {
+// issuer, and verifies the answer as a relying party that trusts only
+// issuer does (RFC 6960 §4.2.2.2): the node signs with a delegate issuer
+// issued.
+func ocspAt(url string, cert, issuer *x509.Certificate) (*ocsp.Response, error) {
 	req, err := ocsp.CreateRequest(cert, issuer, nil)
 	if err != nil {
 		return nil, err
@@ -236,7 +237,7 @@ func ocspAt(url string, cert, issuer, networkCA *x509.Certificate) (*ocsp.Respon
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("OCSP GET %s: %d %v", url, resp.StatusCode, err)
 	}
-	r, err := ocsp.ParseResponse(body, networkCA)
+	r, err := ocsp.ParseResponseForCert(body, cert, issuer)
 	if err != nil {
 		return nil, fmt.Errorf("OCSP from %s: %w", url, err)
 	}

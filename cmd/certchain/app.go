@@ -38,8 +38,8 @@ type App struct {
 
 	creds   *credentials
 	servers []*http.Server
-	ocsp    atomic.Pointer[ocsp.Responder] // set once the responder runs
-	acme    *acme.Server                   // nil when ACME is off
+	ocsp    atomic.Pointer[ocspNode] // set once the responder runs
+	acme    *acme.Server             // nil when ACME is off
 	// acmeClock is the ACME server's clock; nil: time.Now (tests move it).
 	acmeClock func() time.Time
 	stop      context.CancelFunc // ends the App's background work
@@ -86,7 +86,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	bg, stop := context.WithCancel(context.Background())
 	a.stop = stop
-	responder, err := a.startOCSP(bg, reg)
+	signing, err := a.startOCSP(bg, reg)
 	if err != nil {
 		closeAll()
 		return err
@@ -95,7 +95,8 @@ func (a *App) Start(ctx context.Context) error {
 	srv.Logger, srv.NodeCA = a.Logger, a.creds.nodeCA
 	srv.Limits.Publishes, srv.Limits.MemberRate, srv.Limits.MemberBurst = a.Config.MaxPublishes, a.Config.MemberRate, a.Config.MemberBurst
 	srv.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
-	srv.OCSP, srv.ResponderPEM, srv.OCSPURLs = responder, responder.ResponderPEM(), a.ocspURLs()
+	srv.OCSP, srv.ResponderPEM, srv.OCSPURLs = signing.r, signing.r.ResponderPEM(), a.ocspURLs()
+	srv.OCSPSigners, srv.OCSPDelegateCSR = func() any { return signing.r.Signers() }, signing.csr
 	if a.acme, err = a.startACME(reg); err != nil {
 		closeAll()
 		return err
@@ -220,6 +221,7 @@ func (a *App) listeners() (tlsLn, plainLn net.Listener, err error) {
 		tlsLn.Close()
 		return nil, nil, fmt.Errorf("http listener: %w", err)
 	}
+	plainLn = ocsp.RepairListener(plainLn) // OCSP GET paths net/http cannot parse still get OCSP answers
 	a.HTTPURL = "http://" + plainLn.Addr().String()
 	return tlsLn, plainLn, nil
 }

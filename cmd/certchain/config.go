@@ -62,10 +62,16 @@ type Config struct {
 	// factory lines to put in the AIA of certificates. Empty: this node's
 	// plain-HTTP listener + /ocsp.
 	OCSPURLs []string `json:"ocsp_urls"`
-	// OCSPDelegates are delegated OCSP signers of CA members: each
-	// certificate must be registered in that member's ocsp_signers in the
-	// genesis.
+	// OCSPDelegates are delegated OCSP signers of CA members whose keys
+	// the operator hands this node: each certificate must be registered in
+	// that member's ocsp_signers in the genesis. (CA members usually
+	// register per-node delegates on the ledger instead: certchain ocsp
+	// delegate.)
 	OCSPDelegates []OCSPDelegate `json:"ocsp_delegates"`
+	// OCSPDelegateValidity is the lifetime of the delegated OCSP signers
+	// the node issues itself with the CA keys it holds (the ACME CA); each
+	// is renewed at half its life. Zero: 4 days.
+	OCSPDelegateValidity certchain.Duration `json:"ocsp_delegate_validity"`
 	// OCSPValidity is nextUpdate - thisUpdate of OCSP responses. Zero: 1h.
 	OCSPValidity certchain.Duration `json:"ocsp_validity"`
 	// OCSPCache bounds the cached OCSP responses. Zero: 100,000.
@@ -238,6 +244,7 @@ func bindFlags(fs *flag.FlagSet, c *Config) {
 	fs.Var((*stringList)(&c.OCSPURLs), "ocsp-url", "the network's OCSP URL for certificates' AIA (repeatable)")
 	fs.Var((*delegateList)(&c.OCSPDelegates), "ocsp-delegate", "delegated OCSP signer MEMBER=CERT,KEY (repeatable)")
 	fs.TextVar(&c.OCSPValidity, "ocsp-validity", c.OCSPValidity, "OCSP response validity (default 1h)")
+	fs.TextVar(&c.OCSPDelegateValidity, "ocsp-delegate-validity", c.OCSPDelegateValidity, "lifetime of the OCSP signers the node issues with the CA keys it holds (default 96h)")
 	fs.IntVar(&c.OCSPCache, "ocsp-cache", c.OCSPCache, "cached OCSP responses (default 100000)")
 	fs.Float64Var(&c.OCSPNonceRate, "ocsp-nonce-rate", c.OCSPNonceRate, "signatures/s for OCSP nonce requests (default 1000; negative: none)")
 	fs.IntVar(&c.MaxPending, "max-pending", c.MaxPending, "transactions waiting for a block before writes get 503 (default 50000)")

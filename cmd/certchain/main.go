@@ -43,6 +43,7 @@ func commands() []command {
 		{"ledger", "ledger audit [--data DIR | --url URL] | head | compare URL...: check the chain, compare nodes", runLedger},
 		{"member", "member list | add NAME --role R --identity FILE [namespace flags] | remove NAME: the members (admin)", runMember},
 		{"cluster", "cluster status | add ID RAFT API [--replica] | remove ID: the validator set (admin)", runCluster},
+		{"ocsp", "ocsp delegate --ca-cert FILE --ca-key FILE [--validity D] [--node URL]... | signers: delegated OCSP signing (ca)", runOCSP},
 	}
 }
 

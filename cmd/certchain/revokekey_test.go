@@ -62,7 +62,7 @@ func TestRevokeKey(t *testing.T) {
 	}
 	for _, f := range files[:2] {
 		c, _ := x509.ParseCertificate(mustPEM(t, f))
-		r, err := ocspAt(a.ocspURLs()[0], c, a.Network.MemberCA, a.Network.CA)
+		r, err := ocspAt(a.ocspURLs()[0], c, a.Network.MemberCA)
 		if err != nil || r.Status != ocsp.Revoked || r.RevocationReason != ocsp.KeyCompromise {
 			t.Fatalf("%s: OCSP %+v %v", f, r, err)
 		}

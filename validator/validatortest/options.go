@@ -31,6 +31,7 @@ type spec struct {
 	exts      []pkix.Extension
 	isCA      bool
 	keyUsage  x509.KeyUsage
+	extUsage  []x509.ExtKeyUsage
 	sigAlg    x509.SignatureAlgorithm
 }
 
@@ -98,6 +99,9 @@ func WithCA() Option { return func(s *spec) { s.isCA = true } }
 // WithKeyUsage sets the key usage bits.
 func WithKeyUsage(ku x509.KeyUsage) Option { return func(s *spec) { s.keyUsage = ku } }
 
+// WithExtKeyUsage sets the extended key usages.
+func WithExtKeyUsage(u ...x509.ExtKeyUsage) Option { return func(s *spec) { s.extUsage = u } }
+
 // WithSignatureAlgorithm sets the signature algorithm.
 func WithSignatureAlgorithm(a x509.SignatureAlgorithm) Option {
 	return func(s *spec) { s.sigAlg = a }
@@ -117,7 +121,7 @@ func (s *spec) template() *x509.Certificate {
 		SerialNumber: randSerial(), Subject: Name(s.cn),
 		NotBefore: s.notBefore, NotAfter: s.notAfter,
 		BasicConstraintsValid: true, IsCA: s.isCA, KeyUsage: s.keyUsage,
-		SignatureAlgorithm: s.sigAlg, ExtraExtensions: s.exts,
+		SignatureAlgorithm: s.sigAlg, ExtraExtensions: s.exts, ExtKeyUsage: s.extUsage,
 	}
 	if s.subject != nil {
 		tmpl.Subject = *s.subject
