@@ -55,10 +55,25 @@ type nginxServer struct {
 	logFrom           int64 // where the error log of the current configuration starts
 }
 
-// startNginx runs nginx (its master in the foreground, in a process
-// group of its own with its worker) with
-// nginxStaplingConf for c, and waits until it accepts connections.
+// startNginx runs nginx with nginxStaplingConf for c (its master in the
+// foreground, in a process group of its own with its worker) on a free
+// loopback port, and waits until it accepts connections. A port taken
+// between choosing and binding it is chosen again.
 func startNginx(t *testing.T, bin string, c *rpCert, caFile string) *nginxServer {
+	t.Helper()
+	for try := 1; ; try++ {
+		n := launchNginx(t, bin, c, caFile)
+		if !n.portTaken(t) {
+			return n
+		}
+		if try == 3 {
+			n.alive(t)
+		}
+	}
+}
+
+// launchNginx starts nginx on a port that was free a moment ago.
+func launchNginx(t *testing.T, bin string, c *rpCert, caFile string) *nginxServer {
 	t.Helper()
 	n := &nginxServer{addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), dir: t.TempDir(), exited: make(chan struct{})}
 	n.errLog = filepath.Join(n.dir, "error.log")
@@ -76,7 +91,21 @@ func startNginx(t *testing.T, bin string, c *rpCert, caFile string) *nginxServer
 	}
 	go func() { _ = n.cmd.Wait(); out.Close(); close(n.exited) }()
 	t.Cleanup(func() { n.stop(t) })
+	return n
+}
+
+// portTaken waits until nginx accepts connections (false) or has exited
+// because its port was taken (true); any other exit fails the test.
+func (n *nginxServer) portTaken(t *testing.T) (taken bool) {
+	t.Helper()
 	pollFor(t, time.Minute, "nginx listening on "+n.addr, func() error {
+		select {
+		case <-n.exited:
+			if taken = strings.Contains(tail(n.errLog), "Address already in use"); taken {
+				return nil
+			}
+		default:
+		}
 		n.alive(t)
 		conn, err := net.DialTimeout("tcp", n.addr, 5*time.Second)
 		if err == nil {
@@ -84,7 +113,7 @@ func startNginx(t *testing.T, bin string, c *rpCert, caFile string) *nginxServer
 		}
 		return err
 	})
-	return n
+	return taken
 }
 
 // stop asks nginx to shut down fast (SIGTERM: the master stops its worker)
