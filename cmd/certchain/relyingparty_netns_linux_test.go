@@ -57,11 +57,6 @@ func (n *netns) addAddress(t *testing.T, addr string) {
 	ipCmd(t, "-n", n.name, "addr", "add", addr+"/32", "dev", "eth0")
 }
 
-// exec runs a command inside the namespace and returns its output.
-func (n *netns) exec(bin string, args ...string) (string, error) {
-	return runTool("ip", append([]string{"netns", "exec", n.name, bin}, args...)...)
-}
-
 func ipCmd(t *testing.T, args ...string) {
 	t.Helper()
 	if out, err := runTool("ip", args...); err != nil {

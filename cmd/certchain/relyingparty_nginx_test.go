@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -11,9 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"crypto/x509"
-	"errors"
 )
 
 // nginxStaplingConf is an nginx configuration serving a certificate with
