@@ -19,10 +19,18 @@ run: build
 
 ## tools: what the tests need and Debian may lack: gcc (the race detector needs
 ## cgo), openssl (OCSP interoperability tests), certbot, lego and dehydrated
-## (ACME client end to end tests). Missing ones are installed.
-TOOLS := gcc:gcc openssl:openssl certbot:certbot lego:lego dehydrated:dehydrated
+## (ACME client end to end tests), and the relying parties of the OCSP tests:
+## nginx, curl, gnutls-cli, strongSwan's charon and swanctl with its curl
+## fetcher (OCSP) and kernel-libipsec (ESP in user space) plugins, ip (network
+## namespaces). Each entry is FILE:PACKAGE (a command or a file); missing ones
+## are installed.
+SWPLUGINS := /usr/lib/ipsec/plugins/libstrongswan
+TOOLS := gcc:gcc openssl:openssl certbot:certbot lego:lego dehydrated:dehydrated \
+	nginx:nginx curl:curl gnutls-cli:gnutls-bin ip:iproute2 \
+	/usr/lib/ipsec/charon:strongswan-charon swanctl:strongswan-swanctl \
+	$(SWPLUGINS)-curl.so:libstrongswan-extra-plugins $(SWPLUGINS)-kernel-libipsec.so:libcharon-extra-plugins
 tools:
-	@missing=""; for t in $(TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	@missing=""; for t in $(TOOLS); do command -v $${t%%:*} >/dev/null || test -e $${t%%:*} || missing="$$missing $${t#*:}"; done; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing libc6-dev >/dev/null; fi
 
