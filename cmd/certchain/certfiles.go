@@ -139,10 +139,17 @@ func readCertFile(path string) []item {
 	if err != nil {
 		return []item{badItem(path, ruleUnreadable, err.Error())}
 	}
-	if !bytes.Contains(b, pemBegin) {
-		if strings.EqualFold(filepath.Ext(path), ".pem") || len(bytes.TrimSpace(b)) == 0 {
-			return []item{badItem(path, validator.RuleDER, "no PEM block")}
-		}
+	return certEntries(path, b)
+}
+
+// certEntries are the entries of file path, which holds b.
+func certEntries(path string, b []byte) []item {
+	switch {
+	case len(bytes.TrimSpace(b)) == 0:
+		return []item{badItem(path, validator.RuleDER, "empty file")}
+	case !bytes.Contains(b, pemBegin) && strings.EqualFold(filepath.Ext(path), ".pem"):
+		return []item{badItem(path, validator.RuleDER, "no PEM block")}
+	case !bytes.Contains(b, pemBegin):
 		return []item{certItem(path, b, "DER")}
 	}
 	return splitChain(pemItems(path, b))

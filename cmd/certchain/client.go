@@ -150,7 +150,8 @@ func setIfEmpty(dst *string, v string) {
 func explain(err error) error {
 	var ue *url.Error
 	var oe *net.OpError
-	if !errors.As(err, &ue) || !errors.As(err, &oe) || oe.Op != "dial" {
+	var nn *noNodeError
+	if errors.As(err, &nn) || !errors.As(err, &ue) || !errors.As(err, &oe) || oe.Op != "dial" {
 		return err
 	}
 	base := ue.URL

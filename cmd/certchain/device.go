@@ -150,7 +150,7 @@ func deviceOptions(ctx context.Context, co *clientOptions, networkID, oid string
 	if networkID == "" || oid == "" || wantOCSP {
 		nv, err := fetchNetwork(ctx, co)
 		if err != nil && (networkID == "" || oid == "") {
-			return o, fmt.Errorf("pass --network-id and --oid, or reach a node: %w", err)
+			return o, fmt.Errorf("%w (or pass --network-id and --oid)", explain(err))
 		}
 		if err == nil {
 			networkID, oid = cmp.Or(networkID, nv.NetworkID), cmp.Or(oid, nv.NetworkIDOID)

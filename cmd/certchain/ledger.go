@@ -77,7 +77,7 @@ func fetchHead(ctx context.Context, co *clientOptions) (*client, *api.BlockView,
 	}
 	var head api.BlockView
 	if err := c.Do(ctx, "GET", "/v1/blocks/head", "", nil, &head); err != nil {
-		return nil, nil, err
+		return nil, nil, explain(err)
 	}
 	return c, &head, nil
 }

@@ -93,7 +93,7 @@ func (p *progress) line(now time.Time) string {
 	rate, eta := "-", "-"
 	if r, ok := p.rate(now); ok {
 		rate = fmt.Sprintf("%.0f", r)
-		eta = (time.Duration(float64(max(p.total-p.n, 0))/r) * time.Second).Round(time.Second).String()
+		eta = time.Duration(float64(max(p.total-p.n, 0)) / r * float64(time.Second)).Round(time.Second).String()
 	}
 	pct := 100 * float64(p.n) / float64(max(p.total, p.n, 1))
 	return fmt.Sprintf("%d/%d %s  %5.1f%%  %s/s  ETA %s", p.n, max(p.total, p.n), p.unit, pct, rate, eta)

@@ -234,7 +234,7 @@ func statusSummary(e *env, counts map[string]int, asJSON bool) error {
 	for _, s := range statusOrder {
 		if n := counts[s]; n > 0 {
 			total += n
-			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+			parts = append(parts, fmt.Sprintf("%d %s", n, map[bool]string{true: "errors", false: s}[s == "error" && n > 1]))
 		}
 	}
 	if asJSON {
