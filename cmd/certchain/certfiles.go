@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/certchain/certchain/certchain"
@@ -205,33 +206,51 @@ func certItem(path string, der []byte, where string) item {
 }
 
 // splitChain takes out of items the CA certificates that issued another
-// certificate of the file: they chain the others (in file order), as the
-// node takes a CA certificate of a bundle as chain only when it issues
-// another one. A CA certificate that issued none stays an entry (the node
-// rejects it: rule ca-cert).
+// certificate of the file: they chain the others, as the node takes a CA
+// certificate of a bundle as chain only when it issues another one. Each
+// certificate gets the path up to its root among them. A CA certificate
+// that issued none stays an entry (the node rejects it: rule ca-cert).
 func splitChain(items []item) []item {
-	var chain [][]byte
-	var out []item
+	var cas, out []item
 	for _, it := range items {
-		if it.cert != nil && it.cert.IsCA && issuesAnother(it.cert, items) {
-			chain = append(chain, it.der)
+		if it.cert != nil && it.cert.IsCA && issuerOfAny(it.cert, items) {
+			cas = append(cas, it)
 			continue
 		}
 		out = append(out, it)
 	}
 	for i := range out {
 		if out[i].cert != nil {
-			out[i].chain = chain
+			out[i].chain = chainOf(out[i].cert, cas)
 		}
 	}
 	return out
 }
 
-func issuesAnother(ca *x509.Certificate, items []item) bool {
+// issuerOfAny reports whether ca issued another certificate of items.
+func issuerOfAny(ca *x509.Certificate, items []item) bool {
 	for _, it := range items {
-		if c := it.cert; c != nil && c != ca && bytes.Equal(c.RawIssuer, ca.RawSubject) && c.CheckSignatureFrom(ca) == nil {
+		if it.cert != nil && it.cert != ca && issued(ca, it.cert) {
 			return true
 		}
 	}
 	return false
+}
+
+func issued(ca, c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, ca.RawSubject) && c.CheckSignatureFrom(ca) == nil
+}
+
+// chainOf is c's issuer among cas, its issuer's issuer, and so on.
+func chainOf(c *x509.Certificate, cas []item) [][]byte {
+	var chain [][]byte
+	for len(chain) < validator.MaxChain {
+		next := slices.IndexFunc(cas, func(ca item) bool { return ca.cert != c && issued(ca.cert, c) })
+		if next < 0 || slices.ContainsFunc(chain, func(d []byte) bool { return bytes.Equal(d, cas[next].der) }) {
+			break
+		}
+		chain = append(chain, cas[next].der)
+		c = cas[next].cert
+	}
+	return chain
 }

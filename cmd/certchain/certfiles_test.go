@@ -44,16 +44,26 @@ func selfSignedCA(t testing.TB, networkID, cn string) ([]byte, crypto.Signer) {
 
 // signedBy is an end-entity certificate issued by the CA (caDER, caKey).
 func signedBy(t testing.TB, caDER []byte, caKey crypto.Signer, cn string) []byte {
+	der, _ := issue(t, caDER, caKey, cn, false)
+	return der
+}
+
+// issue makes a certificate (a CA one if isCA) issued by (caDER, caKey).
+func issue(t testing.TB, caDER []byte, caKey crypto.Signer, cn string, isCA bool) ([]byte, crypto.Signer) {
 	t.Helper()
 	ca, _ := x509.ParseCertificate(caDER)
 	key, _ := pki.GenerateKey(pki.KeyP256)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour)}
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		BasicConstraintsValid: isCA, IsCA: isCA}
+	if isCA {
+		tmpl.KeyUsage = x509.KeyUsageCertSign
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return der
+	return der, key
 }
 
 func keyPEM(t testing.TB, key crypto.Signer) []byte {
@@ -71,7 +81,10 @@ func TestReadCertFile(t *testing.T) {
 	}
 	ca, caKey := selfSignedCA(t, "n", "ca-1")
 	leaf := signedBy(t, ca, caKey, "leaf-1")
-	other, _ := selfSignedCA(t, "n", "ca-2")
+	other, otherKey := selfSignedCA(t, "n", "ca-2")
+	inter, interKey := issue(t, ca, caKey, "inter-1", true)
+	deep := signedBy(t, inter, interKey, "deep-1")
+	otherLeaf := signedBy(t, other, otherKey, "leaf-2")
 	certPEM := pki.EncodeCertPEM
 	csr := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: []byte{1, 2}})
 	broken := []byte("-----BEGIN CERTIFICATE-----\nMIIB\n") // no END line
@@ -88,6 +101,8 @@ func TestReadCertFile(t *testing.T) {
 		{"ok/self-signed-ca-alone-is-an-entry", "ca.pem", certPEM(ca), []string{"cert"}, 0},
 		{"ok/ca-that-issued-a-leaf-is-chain", "bundle.pem", cat(certPEM(leaf), certPEM(ca)), []string{"cert"}, 1},
 		{"ok/ca-that-issued-nothing-is-an-entry", "two.pem", cat(certPEM(leaf), certPEM(other)), []string{"cert", "cert"}, 0},
+		{"ok/leaf-intermediate-root", "deep.pem", cat(certPEM(ca), certPEM(deep), certPEM(inter)), []string{"cert"}, 2},
+		{"ok/two-leaves-two-cas", "pair.pem", cat(certPEM(leaf), certPEM(otherLeaf), certPEM(other), certPEM(ca)), []string{"cert", "cert"}, 1},
 		{"ok/two-devices", "two.pem", cat(certPEM(dev), certPEM(ca)), []string{"cert", "cert"}, 0},
 		{"bad/key-beside-cert", "both.pem", cat(keyPEM(t, devKey), certPEM(dev)), []string{"not-certificate", "cert"}, 0},
 		{"bad/key-only", "k.pem", keyPEM(t, devKey), []string{"not-certificate"}, 0},

@@ -129,5 +129,5 @@ func (p *progress) done() {
 		return
 	}
 	el := now.Sub(p.created)
-	fmt.Fprintf(p.w, "%d %s in %s (%.0f/s)\n", p.n, p.unit, el.Round(100*time.Millisecond), float64(p.n)/max(el.Seconds(), 1e-3))
+	fmt.Fprintf(p.w, "done: %d %s in %s (%.0f/s)\n", p.n, p.unit, el.Round(100*time.Millisecond), float64(p.n)/max(el.Seconds(), 1e-3))
 }

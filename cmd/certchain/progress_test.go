@@ -38,7 +38,7 @@ func TestProgressOutput(t *testing.T) {
 		p, buf, clk := testProgress(false, 100)
 		runItems(p, clk, 100, 10*time.Millisecond) // one second
 		p.done()
-		if got := buf.String(); got != "100 certs in 1s (100/s)\n" {
+		if got := buf.String(); got != "done: 100 certs in 1s (100/s)\n" {
 			t.Fatalf("output %q, want only the summary", got)
 		}
 	})
@@ -51,7 +51,7 @@ func TestProgressOutput(t *testing.T) {
 		if strings.Contains(out, "\r") || len(lines) != 3 {
 			t.Fatalf("want two progress lines and a summary, no \\r:\n%q", out)
 		}
-		if !strings.HasPrefix(lines[0], "500/1200 certs   41.7%  100/s  ETA 7s") || lines[2] != "1200 certs in 12s (100/s)" {
+		if !strings.HasPrefix(lines[0], "500/1200 certs   41.7%  100/s  ETA 7s") || lines[2] != "done: 1200 certs in 12s (100/s)" {
 			t.Fatalf("lines:\n%s", out)
 		}
 	})

@@ -375,19 +375,15 @@ func runRenew(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	pemNew, err := os.ReadFile(fs.Arg(1))
+	next, err := oneCert(fs.Arg(1))
 	if err != nil {
 		return err
 	}
-	ders, err := validator.ParsePEM(pemNew, 0)
-	if err != nil {
-		return fmt.Errorf("%s: %w", fs.Arg(1), err)
+	pemNew := []byte(pemString(next.der))
+	for _, c := range next.chain {
+		pemNew = append(pemNew, pemString(c)...)
 	}
-	leaves, chain := validator.SplitChain(ders) // as the node splits a PEM body
-	if len(leaves) != 1 {
-		return fmt.Errorf("%s: want one new (non-CA) certificate, found %d", fs.Arg(1), len(leaves))
-	}
-	tx := certchain.Tx{Type: certchain.TxRenew, Cert: leaves[0], Chain: chain}
+	tx := certchain.Tx{Type: certchain.TxRenew, Cert: next.der, Chain: next.chain}
 	if *ownerKey != "" {
 		proof, err := ownerProof(ctx, &co, "renew", old, "", certchain.Sum(tx.Cert).String(), *ownerKey)
 		if err != nil {
