@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"maps"
 	"os"
@@ -351,6 +352,8 @@ func (p *publisher) summary(e *env, report string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "rejected certificates and reasons: %s\n", report)
+	} else {
+		removeOldReport(report)
 	}
 	accounted := p.published + p.present + len(p.rejected) + len(p.unanswered)
 	switch {
@@ -374,11 +377,29 @@ func writeReport(path string, lines []string) error {
 		return err
 	}
 	w := bufio.NewWriter(f)
-	fmt.Fprintln(w, "file\tid\treason")
+	fmt.Fprint(w, reportHeader)
 	for _, r := range lines {
 		fmt.Fprintln(w, r)
 	}
 	return errors.Join(w.Flush(), f.Close())
+}
+
+// reportHeader starts every report, so an old one can be told apart.
+const reportHeader = "file\tid\treason\n"
+
+// removeOldReport removes the report of an earlier run (a file that
+// starts with the report's header), which would no longer be true.
+func removeOldReport(path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	head := make([]byte, len(reportHeader))
+	n, _ := io.ReadFull(f, head)
+	f.Close()
+	if string(head[:n]) == reportHeader {
+		_ = os.Remove(path)
+	}
 }
 
 func plural(n int, one, many string) string {

@@ -146,6 +146,23 @@ func TestPublishWhateverTheNodeAnswers(t *testing.T) {
 			}
 		})
 	}
+	t.Run("ok/old-report-removed-foreign-file-kept", func(t *testing.T) {
+		url, _ := fakeStreamNode(t, func(sent []string, _ int) ([]api.StreamLine, bool) { return answerAll(sent), true })
+		old, mine := filepath.Join(t.TempDir(), "r.tsv"), filepath.Join(t.TempDir(), "notes.tsv")
+		writeFile(t, old, []byte(reportHeader+"devs/x.pem\t-\tder: empty file\n"))
+		writeFile(t, mine, []byte("my own notes\n"))
+		for _, report := range []string{old, mine} {
+			if code, out := cli(t, t.TempDir(), "publish", "--quiet", "--url", url, "--report", report, devs); code != 0 {
+				t.Fatalf("exit %d\n%s", code, out)
+			}
+		}
+		if _, err := os.Stat(old); !os.IsNotExist(err) {
+			t.Fatalf("an earlier run's report is still there: %v", err)
+		}
+		if b, _ := os.ReadFile(mine); string(b) != "my own notes\n" {
+			t.Fatalf("a file that is no report was changed: %q", b)
+		}
+	})
 	t.Run("fail/refused", func(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != "/healthz" {

@@ -9,6 +9,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -236,6 +237,9 @@ func statusSummary(e *env, counts map[string]int, asJSON bool) error {
 			total += n
 			parts = append(parts, fmt.Sprintf("%d %s", n, map[bool]string{true: "errors", false: s}[s == "error" && n > 1]))
 		}
+	}
+	if total == 0 {
+		return errors.New("no certificate files (*.pem, *.crt, *.cer, *.der) found")
 	}
 	if asJSON {
 		b, _ := json.Marshal(map[string]map[string]int{"summary": counts})

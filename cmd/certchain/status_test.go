@@ -50,6 +50,9 @@ func TestStatusOfDirectory(t *testing.T) {
 	if !strings.Contains(out, `{"summary":{"good":1}}`) {
 		t.Fatalf("JSON summary missing:\n%s", out)
 	}
+	if code, out := cli(t, dir, "status", t.TempDir()); code != 1 || !strings.Contains(out, "no certificate files") {
+		t.Fatalf("status of an empty directory: exit %d\n%s", code, out)
+	}
 	writeFile(t, filepath.Join(devs, "broken.pem"), []byte("-----BEGIN CERTIFICATE-----\nAAAA\n"))
 	code, out = cli(t, dir, "status", devs)
 	if code != 1 || !strings.Contains(out, "6 certificates: 3 good, 1 suspended, 1 revoked, 1 error\n") || !strings.Contains(out, "- error (der: PEM block 1: malformed PEM)  "+filepath.Join(devs, "broken.pem")) {
