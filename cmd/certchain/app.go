@@ -104,6 +104,12 @@ func (a *App) Start(ctx context.Context) error {
 	if a.acme != nil {
 		srv.ACME = a.acme.Handler()
 	}
+	if a.Network != nil { // the CLI profile exists before anything answers
+		if err := writeClientProfile(a); err != nil {
+			closeAll()
+			return fmt.Errorf("CLI profile: %w", err)
+		}
+	}
 	for _, ln := range []net.Listener{tlsLn, plainLn} {
 		if ln != nil {
 			a.serve(ln, srv.Handler())

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -142,3 +144,35 @@ func setIfEmpty(dst *string, v string) {
 		*dst = v
 	}
 }
+
+// explain words errors people meet often: a node that is not running
+// answers "no node at URL", not a raw dial error.
+func explain(err error) error {
+	var ue *url.Error
+	var oe *net.OpError
+	var nn *noNodeError
+	if errors.As(err, &nn) || !errors.As(err, &ue) || !errors.As(err, &oe) || oe.Op != "dial" {
+		return err
+	}
+	base := ue.URL
+	if u, perr := url.Parse(ue.URL); perr == nil {
+		base = u.Scheme + "://" + u.Host
+	}
+	return &noNodeError{url: base, err: err}
+}
+
+// noNodeError: nothing answers at the node's address.
+type noNodeError struct {
+	url string
+	err error
+}
+
+func (n *noNodeError) Error() string {
+	cause := n.err
+	for errors.Unwrap(cause) != nil {
+		cause = errors.Unwrap(cause)
+	}
+	return fmt.Sprintf("no node at %s (is `certchain node` running?): %v", n.url, cause)
+}
+
+func (n *noNodeError) Unwrap() error { return n.err }

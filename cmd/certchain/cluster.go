@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"net/url"
 	"strings"
@@ -19,11 +18,11 @@ func runCluster(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
 		return usage
 	}
-	fs := flag.NewFlagSet("cluster "+args[0], flag.ContinueOnError)
+	fs := newFlags(e, "cluster "+args[0])
 	var co clientOptions
 	co.bind(fs, e.getenv)
 	replica := fs.Bool("replica", false, "add as a non-voting read replica")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if args[0] == "status" && fs.NArg() == 0 {
@@ -124,10 +123,10 @@ func clusterChange(ctx context.Context, e *env, c *client, method, path string, 
 // runCompare prints the head of each node and whether they agree: heads at
 // different heights are compared at the lowest common height.
 func runCompare(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("ledger compare", flag.ContinueOnError)
+	fs := newFlags(e, "ledger compare")
 	var co clientOptions
 	co.bind(fs, e.getenv)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"flag"
+
 	"fmt"
 	"time"
 
@@ -16,16 +16,18 @@ import (
 // files are what the --genesis, --tls-*, --ocsp-* and --acme-ca-* flags
 // name.
 func runInit(_ context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("init", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlags(e, "init")
 	dir := fs.String("dir", "network", "directory to create (must not hold a network yet)")
 	id := fs.String("network-id", "", "network ID (default: certchain-dev- and random digits)")
 	var hosts, ocsp stringList
 	fs.Var(&hosts, "host", "DNS name or IP address of the node certificate (repeatable; default localhost, 127.0.0.1, ::1)")
 	fs.Var(&ocsp, "ocsp-url", "the network's OCSP URL (repeatable)")
 	signed := fs.Bool("require-signatures", true, "every member transaction must carry the member's signature (the CLI, the Go client and the ACME server sign); false: checked only when present")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() != 0 {
+		return usagef("init", "unexpected arguments %q", fs.Args())
 	}
 	n, err := devnet.Create(*dir, devnet.Options{NetworkID: *id, Hosts: hosts, OCSPURLs: ocsp, Now: time.Now(), RequireSignatures: *signed})
 	if err != nil {

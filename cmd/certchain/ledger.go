@@ -14,10 +14,7 @@ import (
 )
 
 func runLedger(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		return errors.New("usage: certchain ledger audit [--data DIR | --url URL] | head | compare URL...")
-	}
-	switch args[0] {
+	switch first(args) {
 	case "audit":
 		return runAudit(ctx, e, args[1:])
 	case "head":
@@ -25,18 +22,21 @@ func runLedger(ctx context.Context, e *env, args []string) error {
 	case "compare":
 		return runCompare(ctx, e, args[1:])
 	}
-	return fmt.Errorf("unknown ledger command %q (audit, head, compare)", args[0])
+	return usagef("ledger", "unknown ledger command %q", first(args))
 }
 
 // runAudit recomputes the hash chain, offline from a stopped node's data
 // directory, or over the API from the canonical block encodings (trusting
 // nothing the node computed).
 func runAudit(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("ledger audit", flag.ContinueOnError)
+	fs := newFlags(e, "ledger audit")
 	var co clientOptions
 	co.bind(fs, e.getenv)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() != 0 {
+		return usagef("ledger audit", "unexpected arguments %q", fs.Args())
 	}
 	overAPI := false
 	fs.Visit(func(f *flag.Flag) { overAPI = overAPI || f.Name == "url" })
@@ -77,7 +77,7 @@ func fetchHead(ctx context.Context, co *clientOptions) (*client, *api.BlockView,
 	}
 	var head api.BlockView
 	if err := c.Do(ctx, "GET", "/v1/blocks/head", "", nil, &head); err != nil {
-		return nil, nil, err
+		return nil, nil, explain(err)
 	}
 	return c, &head, nil
 }
@@ -113,11 +113,14 @@ func fetchRaw(ctx context.Context, c *client, h uint64) (*certchain.Block, error
 }
 
 func runHead(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("ledger head", flag.ContinueOnError)
+	fs := newFlags(e, "ledger head")
 	var co clientOptions
 	co.bind(fs, e.getenv)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() != 0 {
+		return usagef("ledger head", "unexpected arguments %q", fs.Args())
 	}
 	_, head, err := fetchHead(ctx, &co)
 	if err != nil {

@@ -3,8 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
+
 	"fmt"
 	"net/url"
 	"os"
@@ -16,34 +15,33 @@ import (
 
 // runMember changes or lists the consortium's members (admins change).
 func runMember(ctx context.Context, e *env, args []string) error {
-	usage := errors.New("usage: certchain member list | add NAME --role ROLE --identity FILE [--ca-cert FILE]... [--org O]... [--uri-prefix P]... [--dns-suffix D]... | remove NAME")
-	if len(args) == 0 {
-		return usage
+	sub := first(args)
+	if sub != "list" && sub != "add" && sub != "remove" {
+		return usagef("member", "unknown member command %q", sub)
 	}
-	fs := flag.NewFlagSet("member "+args[0], flag.ContinueOnError)
+	fs := newFlags(e, "member "+sub)
 	var co clientOptions
 	co.bind(fs, e.getenv)
-	role := fs.String("role", "", "vendor, operator, ca, admin or validator")
-	certFile := fs.String("identity", "", "the new member's identity certificate (PEM): its client certificate for mutual TLS")
+	var role, certFile string
 	var caCerts, orgs, uris, dns stringList
-	fs.Var(&caCerts, "ca-cert", "a CA certificate of a ca member (PEM file; repeatable)")
-	fs.Var(&orgs, "org", "namespace: subject organization (repeatable)")
-	fs.Var(&uris, "uri-prefix", "namespace: SAN URI prefix (repeatable)")
-	fs.Var(&dns, "dns-suffix", "namespace: SAN DNS suffix (repeatable)")
-	// The name may come before the flags (member add NAME --role …).
-	var pos []string
-	for rest := args[1:]; ; {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
+	if sub == "add" {
+		fs.StringVar(&role, "role", "", "vendor, operator, ca, admin or validator")
+		fs.StringVar(&certFile, "identity", "", "the new member's identity certificate (PEM): its client certificate for mutual TLS")
+		fs.Var(&caCerts, "ca-cert", "a CA certificate of a ca member (PEM file; repeatable)")
+		fs.Var(&orgs, "org", "namespace: subject organization (repeatable)")
+		fs.Var(&uris, "uri-prefix", "namespace: SAN URI prefix (repeatable)")
+		fs.Var(&dns, "dns-suffix", "namespace: SAN DNS suffix (repeatable)")
+	}
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	pos := fs.Args()
+	if want := map[string]int{"list": 0, "add": 1, "remove": 1}[sub]; len(pos) != want {
+		return usagef("member "+sub, "want %d arguments, got %d", want, len(pos))
 	}
 	var c *client
 	var err error
-	if args[0] == "list" {
+	if sub == "list" {
 		c, err = co.client()
 	} else {
 		c, err = co.writer(ctx)
@@ -51,8 +49,8 @@ func runMember(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case args[0] == "list" && len(pos) == 0:
+	switch sub {
+	case "list":
 		var resp struct{ Members []certchain.MemberRecord }
 		if err := c.Do(ctx, "GET", "/v1/members", "", nil, &resp); err != nil {
 			return err
@@ -63,9 +61,9 @@ func runMember(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", m.Name, m.Role, namespaceText(m.Namespace))
 		}
 		return tw.Flush()
-	case args[0] == "add" && len(pos) == 1:
-		m := certchain.Member{Name: pos[0], Role: certchain.Role(*role)}
-		b, err := os.ReadFile(*certFile)
+	case "add":
+		m := certchain.Member{Name: pos[0], Role: certchain.Role(role)}
+		b, err := os.ReadFile(certFile)
 		if err != nil {
 			return fmt.Errorf("--identity: %w", err)
 		}
@@ -82,11 +80,10 @@ func runMember(ctx context.Context, e *env, args []string) error {
 		}
 		body, _ := json.Marshal(m)
 		return clusterChange(ctx, e, c, "POST", "/v1/members", body, certchain.Tx{Type: certchain.TxMemberSet, Member: body})
-	case args[0] == "remove" && len(pos) == 1:
+	default: // remove
 		b, _ := json.Marshal(map[string]string{"name": pos[0]}) // as the node makes it
 		return clusterChange(ctx, e, c, "DELETE", "/v1/members/"+url.PathEscape(pos[0]), nil, certchain.Tx{Type: certchain.TxMemberRemove, Member: b})
 	}
-	return usage
 }
 
 func namespaceText(n *certchain.Namespace) string {

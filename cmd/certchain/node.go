@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +14,9 @@ import (
 )
 
 func runNode(ctx context.Context, e *env, args []string) error {
+	if err := checkNodeArgs(e, args); err != nil {
+		return err
+	}
 	cfg, err := loadConfig(args, e.getenv)
 	if err != nil {
 		return err
@@ -33,11 +37,6 @@ func runNode(ctx context.Context, e *env, args []string) error {
 		app.Logger.Warn("no Raft leader yet; writes answer 503 until there is one", "err", err)
 	}
 	cancel()
-	if app.Network != nil {
-		if err := writeClientProfile(app); err != nil {
-			return err
-		}
-	}
 	printBanner(e, app)
 	<-ctx.Done()
 	app.Logger.Info("shutting down")
@@ -64,8 +63,28 @@ func tuneGC(env func(string) string) {
 	}
 }
 
+// checkNodeArgs parses the node's flags as every command does (-h, a bad
+// flag or an argument answered with the synopsis); loadConfig then layers
+// them over the file and the environment.
+func checkNodeArgs(e *env, args []string) error {
+	fs := newFlags(e, "node")
+	fs.String("config", "", "JSON configuration file (default: CERTCHAIN_CONFIG)")
+	bindFlags(fs, ptr(DefaultConfig()))
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usagef("node", "unexpected arguments %q", fs.Args())
+	}
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
 // writeClientProfile tells the CLI where this development node listens and
-// where the member credentials are.
+// where the member credentials are. App.Start writes it before the
+// listeners answer (a script that waits for /healthz finds it), in one
+// rename, so a reader never sees half a file.
 func writeClientProfile(a *App) error {
 	nw := a.Network
 	base, err := filepath.Abs(a.Config.DataDir)
@@ -87,7 +106,25 @@ func writeClientProfile(a *App) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(clientFile(a.Config.DataDir), append(b, '\n'), 0o600)
+	return writeAtomic(clientFile(a.Config.DataDir), append(b, '\n'), 0o600)
+}
+
+// writeAtomic replaces path with data: a temporary file beside it, synced
+// and renamed over it.
+func writeAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	err = errors.Join(err, f.Chmod(perm), f.Sync(), f.Close())
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+	}
+	return err
 }
 
 func printBanner(e *env, a *App) {

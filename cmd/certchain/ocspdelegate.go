@@ -6,7 +6,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"text/tabwriter"
@@ -26,23 +25,16 @@ const (
 	maxDelegateValidity     = validator.MaxOCSPDelegateValidity - delegateBackdate
 )
 
-const ocspUsage = "usage: certchain ocsp delegate --ca-cert FILE --ca-key FILE [--validity DURATION] [--node URL]... [--wait DURATION] | signers [--node URL]..."
-
 // runOCSP is `certchain ocsp`: delegated OCSP signing for CA members.
 func runOCSP(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		return errors.New(ocspUsage)
-	}
-	switch args[0] {
+	switch sub := first(args); sub {
 	case "delegate":
 		return runOCSPDelegate(ctx, e, args[1:])
 	case "signers":
 		return runOCSPSigners(ctx, e, args[1:])
-	case "-h", "--help", "help":
-		fmt.Fprintln(e.stdout, ocspUsage)
-		return flag.ErrHelp
+	default:
+		return usagef("ocsp", "unknown ocsp command %q", sub)
 	}
-	return errors.New(ocspUsage)
 }
 
 // delegateFlags are the flags of certchain ocsp delegate.
@@ -61,20 +53,21 @@ type delegateFlags struct {
 // CA accept. Re-run it (e.g. from cron) well before --validity ends.
 func runOCSPDelegate(ctx context.Context, e *env, args []string) error {
 	var f delegateFlags
-	fs := flag.NewFlagSet("ocsp delegate", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlags(e, "ocsp delegate")
 	f.co.bind(fs, e.getenv)
 	fs.StringVar(&f.caCert, "ca-cert", "", "the issuing CA certificate (PEM): one of the member's ca_certs")
 	fs.StringVar(&f.caKey, "ca-key", "", "the issuing CA's private key (PEM); it is used here and never sent")
 	fs.DurationVar(&f.validity, "validity", defaultDelegateValidity, "lifetime of each delegate (at most "+maxDelegateValidity.String()+")")
 	fs.Var(&f.nodes, "node", "https URL of a node to delegate to (repeatable; default: every node of GET /v1/cluster)")
 	fs.DurationVar(&f.wait, "wait", 30*time.Second, "how long to wait for every node to sign with its delegate (0: do not wait)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	switch {
-	case fs.NArg() > 0 || f.caCert == "" || f.caKey == "":
-		return errors.New(ocspUsage)
+	case fs.NArg() > 0:
+		return usagef("ocsp delegate", "want no arguments, got %d", fs.NArg())
+	case f.caCert == "" || f.caKey == "":
+		return usagef("ocsp delegate", "--ca-cert and --ca-key are required")
 	case f.validity <= 0 || f.validity > maxDelegateValidity:
 		return fmt.Errorf("--validity must be positive and at most %s (the ledger's bound)", maxDelegateValidity)
 	}
@@ -231,12 +224,14 @@ func pollWait(ctx context.Context, d time.Duration) error {
 func runOCSPSigners(ctx context.Context, e *env, args []string) error {
 	var co clientOptions
 	var nodes stringList
-	fs := flag.NewFlagSet("ocsp signers", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlags(e, "ocsp signers")
 	co.bind(fs, e.getenv)
 	fs.Var(&nodes, "node", "https URL of a node (repeatable; default: every node of GET /v1/cluster)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("ocsp signers", "want no arguments, got %d", fs.NArg())
 	}
 	c, err := co.client()
 	if err != nil {

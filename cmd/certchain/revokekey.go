@@ -5,8 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
-	"flag"
+
 	"fmt"
 	"os"
 	"strings"
@@ -20,15 +19,15 @@ import (
 // carries it, in one transaction, and the key is blocked for later
 // publishes, renewals and ACME orders.
 func runRevokeKey(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("revoke-key", flag.ContinueOnError)
+	fs := newFlags(e, "revoke-key")
 	var co clientOptions
 	co.bind(fs, e.getenv)
 	reason := fs.String("reason", "keyCompromise", "RFC 5280 revocation reason")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: certchain revoke-key KEYHASH|FILE (a certificate, public key or private key PEM) [--reason R]")
+		return usagef("revoke-key", "want one key hash or FILE (a certificate, public key or private key PEM), got %d arguments", fs.NArg())
 	}
 	h, err := keyHashOf(fs.Arg(0))
 	if err != nil {
