@@ -84,13 +84,29 @@ func writeError(w http.ResponseWriter, err error) {
 }
 
 func problemFor(err error) Problem {
+	p := Problem{Type: problemBase + "internal", Title: http.StatusText(500), Status: 500, Detail: err.Error()}
 	for _, k := range kinds {
 		if errors.Is(err, k.err) {
-			return Problem{Type: problemBase + k.slug, Title: http.StatusText(k.status), Status: k.status, Detail: err.Error()}
+			p = Problem{Type: problemBase + k.slug, Title: http.StatusText(k.status), Status: k.status, Detail: err.Error()}
+			break
 		}
 	}
-	return Problem{Type: problemBase + "internal", Title: http.StatusText(500), Status: 500, Detail: err.Error()}
+	if pe, ok := errors.AsType[*partialError](err); ok {
+		p.Results = pe.results
+	}
+	return p
 }
+
+// partialError is the error of a publish request none of whose
+// certificates could be processed, with the result of every certificate
+// (Problem.Results).
+type partialError struct {
+	err     error
+	results []PublishResult
+}
+
+func (e *partialError) Error() string { return e.err.Error() }
+func (e *partialError) Unwrap() error { return e.err }
 
 func writeProblem(w http.ResponseWriter, p Problem) {
 	w.Header().Set("Content-Type", "application/problem+json")

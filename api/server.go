@@ -130,6 +130,7 @@ type Server struct {
 	admitted chan struct{}             // publish requests in progress (Limits.Publishes)
 	reqs     *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	panics   *prometheus.CounterVec
 }
 
 // Node is everything the API needs of a validator node (raftstore.Node).
@@ -150,8 +151,11 @@ func New(n Node, r Reader, reg prometheus.Registerer) *Server {
 		Name: "certchain_http_request_seconds", Help: "HTTP request latency by route.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12),
 	}, []string{"route"})
+	s.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "certchain_http_panics_total", Help: "Handler panics recovered, by route (each is logged at error level with its stack).",
+	}, []string{"route"})
 	if reg != nil {
-		reg.MustRegister(s.reqs, s.latency)
+		reg.MustRegister(s.reqs, s.latency, s.panics)
 	}
 	return s
 }
@@ -189,15 +193,19 @@ func memberIndex(g *certchain.Genesis) map[[32]byte]string {
 // Handler returns the node's HTTP handler: OCSP on /ocsp (raw paths), the
 // router for everything else. The same handler is served on the mutual-TLS
 // listener and on the plain-HTTP one; writes need a member certificate,
-// which only the TLS listener can carry.
+// which only the TLS listener can carry. A panic in any handler, OCSP and
+// ACME included, is answered, logged and counted (recoverPanic).
 func (s *Server) Handler() http.Handler {
 	router := s.router()
 	if s.OCSP == nil {
 		return router
 	}
+	ocspRoute := func() string { return "/ocsp" }
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/ocsp" || strings.HasPrefix(r.URL.Path, "/ocsp/") {
-			s.OCSP.ServeHTTP(w, r)
+			sw := &statusWriter{ResponseWriter: w, code: 200}
+			defer s.recoverPanic(sw, r, ocspRoute)
+			s.OCSP.ServeHTTP(sw, r)
 			return
 		}
 		router.ServeHTTP(w, r)
@@ -313,29 +321,49 @@ func (s *Server) admitMember(r *http.Request) (member string, release func(), er
 
 func subjectOf(c *x509.Certificate) string { return "\"" + c.Subject.String() + "\"" }
 
-// instrument counts requests and their latency by route pattern.
+// instrument counts requests and their latency by route pattern, and
+// answers a handler's panic (recoverPanic) before counting it.
 func (s *Server) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: 200}
+		route := func() string { return routeOf(r) }
+		defer func() {
+			rt := route()
+			s.reqs.WithLabelValues(rt, r.Method, strconv.Itoa(sw.code)).Inc()
+			s.latency.WithLabelValues(rt).Observe(time.Since(start).Seconds())
+		}()
+		defer s.recoverPanic(sw, r, route)
 		next.ServeHTTP(sw, r)
-		route := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			route = rc.RoutePattern()
-		}
-		s.reqs.WithLabelValues(route, r.Method, strconv.Itoa(sw.code)).Inc()
-		s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	})
 }
 
+// routeOf is the route pattern r matched ("unmatched" for none).
+func routeOf(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+		return rc.RoutePattern()
+	}
+	return "unmatched"
+}
+
+// statusWriter records the status of an answer and whether any of it was
+// written.
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	code  int
+	wrote bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	w.code = code
+	if code >= 200 && !w.wrote { // 1xx are interim
+		w.code, w.wrote = code, true
+	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
 }
 
 // Unwrap lets http.ResponseController reach the connection (Flush,
