@@ -123,17 +123,22 @@ func decodePEMBatch(body []byte, maxCerts int) (*certBatch, error) {
 	if len(b.Items) == 0 {
 		return nil, fmt.Errorf("PEM body: %w", entryErr(validator.RuleDER, "no PEM CERTIFICATE block"))
 	}
+	seen := make(map[string]bool) // a chain certificate sent twice chains once
 	for i, isChain := range validator.ChainOf(certs) {
-		b.Items[i].cert = nil
 		if isChain {
 			b.Items[i].asChain = true
-			b.Chain = append(b.Chain, b.Items[i].der)
+			if der := b.Items[i].der; !seen[string(der)] {
+				seen[string(der)] = true
+				b.Chain = append(b.Chain, der)
+			}
 		}
 	}
 	for i := range b.Items {
-		if !b.Items[i].asChain {
-			b.Items[i].chain = b.Chain
+		it := &b.Items[i]
+		if !it.asChain {
+			it.chain = chainFor(it.cert, b.Chain)
 		}
+		it.cert = nil
 	}
 	return &b, nil
 }
@@ -166,7 +171,10 @@ func decodeJSONBatch(req *publishJSON, maxCerts int) (*certBatch, error) {
 			it.err = entryErr(validator.RuleDER, "entry %d: %s", i, strings.TrimPrefix(reasonOf(it.err), "PEM block 1: "))
 			continue
 		}
-		it.chain = b.Chain
+		if len(b.Chain) > 0 {
+			c, _ := validator.ParseDER(it.der) // one that does not parse is rejected with its reason anyway
+			it.chain = chainFor(c, b.Chain)
+		}
 		if len(req.Signatures) > 0 {
 			if it.sig, it.err = base64.StdEncoding.DecodeString(req.Signatures[i]); it.err != nil {
 				it.err = entryErr(validator.RuleSignature, "signature %d is not base64", i)
@@ -174,6 +182,17 @@ func decodeJSONBatch(req *publishJSON, maxCerts int) (*certBatch, error) {
 		}
 	}
 	return &b, nil
+}
+
+// chainFor is the chain a certificate of a bundle is published with: the
+// bundle's chain, except for a self-signed (self-issued) certificate,
+// which takes none (rule "chain"), so one bundle may mix self-signed and
+// CA-signed certificates. c nil: one that does not parse.
+func chainFor(c *x509.Certificate, chain [][]byte) [][]byte {
+	if c != nil && bytes.Equal(c.RawIssuer, c.RawSubject) {
+		return nil
+	}
+	return chain
 }
 
 // decodeReason decodes the optional revoke reason (default unspecified).

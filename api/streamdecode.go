@@ -188,7 +188,7 @@ func (p *pemStreamReader) next() (it streamItem, err error) {
 	defer func() { it.cert = nil }() // decided: let it go with the entry
 	if err != nil || it.err != nil || !it.cert.IsCA {
 		p.inChain = false
-		it.chain = p.chain
+		it.chain = chainFor(it.cert, p.chain)
 		return it, err
 	}
 	p.ahead = &aheadItem{}
@@ -206,7 +206,7 @@ func (p *pemStreamReader) next() (it streamItem, err error) {
 		return it, nil
 	}
 	p.inChain = false
-	it.chain = p.chain
+	it.chain = chainFor(it.cert, p.chain)
 	return it, nil
 }
 

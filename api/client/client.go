@@ -202,7 +202,7 @@ func (c *Client) Publish(ctx context.Context, pemBody []byte) (*api.PublishRespo
 		}
 		req := map[string][]string{"certificates": certs, "chain": chain}
 		for _, p := range certs {
-			it := api.StreamItem{Certificate: p, Chain: chain}
+			it := api.StreamItem{Certificate: p, Chain: chainFor(p, chain)}
 			if err := c.Signer.signItem(&it); err != nil {
 				return nil, err
 			}
