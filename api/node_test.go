@@ -38,17 +38,27 @@ type testNode struct {
 // handler is built.
 func startNode(t testing.TB, tune func(*Server)) *testNode {
 	t.Helper()
-	tn := &testNode{net: validatortest.NewNetworkAt(t, time.Now().UTC()), reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	return startNodeOn(t, validatortest.NewNetworkAt(t, time.Now().UTC()), true, tune)
+}
+
+// startNodeOn starts a node of network net: the leader of its own
+// one-voter cluster, or (leader false) a node of no cluster, which never
+// learns of a leader.
+func startNodeOn(t testing.TB, net *validatortest.Network, leader bool, tune func(*Server)) *testNode {
+	t.Helper()
+	tn := &testNode{net: net, reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
 	n, err := raftstore.Open(raftstore.Config{ID: "n1", Dir: t.TempDir(), RaftAddr: "127.0.0.1:0", Genesis: tn.net.Genesis,
-		Bootstrap: true, SmallMemory: true, Logger: slog.New(slog.DiscardHandler)})
+		Bootstrap: leader, SmallMemory: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("open node: %v", err)
 	}
 	t.Cleanup(func() { n.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := n.WaitLeader(ctx); err != nil {
-		t.Fatalf("node did not become leader: %v", err)
+	if leader {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := n.WaitLeader(ctx); err != nil {
+			t.Fatalf("node did not become leader: %v", err)
+		}
 	}
 	tn.node = n
 	tn.srv = New(n, n.State(), tn.reg)

@@ -39,6 +39,7 @@ var kinds = []struct {
 	{certchain.ErrConflict, http.StatusConflict, "conflict"},
 	{certchain.ErrInvalid, http.StatusUnprocessableEntity, "invalid"},
 	{certchain.ErrBusy, http.StatusServiceUnavailable, "busy"},
+	{raftstore.ErrNotApplied, http.StatusServiceUnavailable, "not-applied"}, // before not-leader, which it also matches
 	{certchain.ErrNotLeader, http.StatusServiceUnavailable, "not-leader"},
 	{raftstore.ErrOutcomeUnknown, http.StatusServiceUnavailable, "outcome-unknown"},
 	{errTooLarge, http.StatusRequestEntityTooLarge, "too-large"},

@@ -302,8 +302,9 @@ func (st *stream) submit(ctx context.Context, c *chunk) {
 	c.items = nil
 }
 
-// submitRetrying submits txs and sends again, with backoff, those the
-// node was too busy to take, for up to Limits.Write.
+// submitRetrying submits txs and sends again, with backoff, those that
+// were certainly not applied (the node was busy, or the leader was not
+// there or not reachable), for up to Limits.Write.
 func (s *Server) submitRetrying(ctx context.Context, txs []certchain.Tx) []raftstore.Result {
 	results := make([]raftstore.Result, len(txs))
 	todo := make([]int, len(txs))
@@ -319,17 +320,16 @@ func (s *Server) submitRetrying(ctx context.Context, txs []certchain.Tx) []rafts
 		res, err := s.submit(ctx, batch)
 		var again []int
 		for k, i := range todo {
-			switch {
-			case err != nil:
+			if err != nil {
 				results[i] = raftstore.Result{TxID: txs[i].ID(), Err: err}
-			default:
+			} else {
 				results[i] = res[k]
-				if errors.Is(res[k].Err, certchain.ErrBusy) {
-					again = append(again, i)
-				}
+			}
+			if notApplied(results[i].Err) {
+				again = append(again, i)
 			}
 		}
-		if len(again) == 0 || err != nil || time.Now().Add(backoff).After(deadline) {
+		if len(again) == 0 || time.Now().Add(backoff).After(deadline) {
 			return results
 		}
 		select {
@@ -339,4 +339,10 @@ func (s *Server) submitRetrying(ctx context.Context, txs []certchain.Tx) []rafts
 		}
 		todo = again
 	}
+}
+
+// notApplied reports whether err says a write was certainly not applied
+// (so sending it again cannot apply it twice, and may succeed).
+func notApplied(err error) bool {
+	return errors.Is(err, certchain.ErrBusy) || errors.Is(err, certchain.ErrNotLeader)
 }
