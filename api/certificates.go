@@ -151,7 +151,7 @@ func (s *Server) readCerts(w http.ResponseWriter, r *http.Request) (*certBatch, 
 	if err != nil {
 		return nil, err
 	}
-	body, err := readBody(w, r, s.Limits.PublishBody)
+	body, err := s.readBody(w, r, s.Limits.PublishBody)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +211,7 @@ func (s *Server) publishResult(der []byte, res raftstore.Result) PublishResult {
 func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request) {
 	types := map[string]certchain.TxType{"revoke": certchain.TxRevoke, "suspend": certchain.TxSuspend, "resume": certchain.TxResume}
 	tx := certchain.Tx{Type: types[chi.URLParam(r, "action")]}
-	body, err := readBody(w, r, s.Limits.OtherBody)
+	body, err := s.readBody(w, r, s.Limits.OtherBody)
 	var mt string
 	if err == nil {
 		mt, err = mediaType(r)

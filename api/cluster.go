@@ -66,7 +66,7 @@ func (s *Server) clusterView(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) nodeAdd(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r, s.Limits.OtherBody)
+	body, err := s.readBody(w, r, s.Limits.OtherBody)
 	var req NodeJoin
 	if err == nil {
 		err = decodeJSON(body, &req)
@@ -102,7 +102,7 @@ func (s *Server) internalSubmit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	body, err := readBody(w, r, s.Limits.PublishBody)
+	body, err := s.readBody(w, r, s.Limits.PublishBody)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -129,7 +129,7 @@ func (s *Server) internalObjects(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	body, err := readBody(w, r, raftstore.MaxObjectsEntry)
+	body, err := s.readBody(w, r, raftstore.MaxObjectsEntry)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -50,19 +50,6 @@ type statusJSON struct {
 	Reason json.RawMessage `json:"reason,omitempty"` // RFC 5280 name or code
 }
 
-// readBody reads at most limit bytes of the request body.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return nil, &reasonError{kind: errTooLarge, reason: fmt.Sprintf("request body exceeds %d bytes", limit)}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: reading body: %v", certchain.ErrInvalid, err)
-	}
-	return b, nil
-}
-
 // mediaType returns the request's media type ("" when absent).
 func mediaType(r *http.Request) (string, error) {
 	ct := r.Header.Get("Content-Type")

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -46,6 +47,19 @@ func startNode(t testing.TB, tune func(*Server)) *testNode {
 // learns of a leader.
 func startNodeOn(t testing.TB, net *validatortest.Network, leader bool, tune func(*Server)) *testNode {
 	t.Helper()
+	return startNodeWith(t, net, nodeOptions{notLeader: !leader, server: tune})
+}
+
+// nodeOptions adjust startNodeWith's node.
+type nodeOptions struct {
+	notLeader bool                            // a node of no cluster
+	server    func(*Server)                   // adjusts the server before its handler is built
+	listener  func(net.Listener) net.Listener // wraps the TCP listener (under TLS)
+}
+
+func startNodeWith(t testing.TB, net *validatortest.Network, o nodeOptions) *testNode {
+	t.Helper()
+	leader, tune := !o.notLeader, o.server
 	tn := &testNode{net: net, reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
 	n, err := raftstore.Open(raftstore.Config{ID: "n1", Dir: t.TempDir(), RaftAddr: "127.0.0.1:0", Genesis: tn.net.Genesis,
 		Bootstrap: leader, SmallMemory: true, Logger: slog.New(slog.DiscardHandler)})
@@ -67,6 +81,9 @@ func startNodeOn(t testing.TB, net *validatortest.Network, leader bool, tune fun
 		tune(tn.srv)
 	}
 	tn.ts = httptest.NewUnstartedServer(tn.srv.Handler())
+	if o.listener != nil {
+		tn.ts.Listener = o.listener(tn.ts.Listener)
+	}
 	tn.ts.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
 	tn.ts.StartTLS()
 	t.Cleanup(tn.ts.Close)

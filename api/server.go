@@ -47,19 +47,26 @@ type Reader interface {
 // Limits bound what one request may carry. Zero fields take the defaults
 // of DefaultLimits.
 type Limits struct {
-	PublishBody int64         // bytes of a publish request
-	OtherBody   int64         // bytes of any other request
-	BatchCerts  int           // certificates in one publish request
-	MinHeight   time.Duration // longest wait for ?min_height
-	Write       time.Duration // longest wait for a write to be applied
+	PublishBody int64 // bytes of a publish request
+	OtherBody   int64 // bytes of any other request
+	// BodyMemory bounds the bytes of all request bodies held in memory at
+	// once (each reserves its Content-Length, or its limit when chunked);
+	// beyond it a request is answered 429 with Retry-After before its body
+	// is read. See the package doc, Memory.
+	BodyMemory int64
+	BatchCerts int           // certificates in one publish request
+	MinHeight  time.Duration // longest wait for ?min_height
+	Write      time.Duration // longest wait for a write to be applied
 	// Publishes bounds publish requests and streams handled at once;
 	// beyond it the node answers 429 with Retry-After, so memory does not
 	// grow with the number of clients.
 	Publishes int
 	// StreamCerts bounds the certificates of one publish stream;
-	// StreamChunk is how many are submitted together, and StreamInflight
-	// how many chunks of one stream may be in flight.
+	// StreamChunk is how many are submitted together (fewer when their DER
+	// passes StreamChunkBytes), and StreamInflight how many chunks of one
+	// stream may be in flight.
 	StreamCerts, StreamChunk, StreamInflight int
+	StreamChunkBytes                         int
 	// MemberRate bounds each member's write requests per second, with
 	// bursts of MemberBurst; beyond it the member gets 429 with
 	// Retry-After (one member cannot starve the others of a node).
@@ -69,20 +76,22 @@ type Limits struct {
 
 // DefaultLimits returns the limits used for zero fields.
 func DefaultLimits() Limits {
-	return Limits{PublishBody: 32 << 20, OtherBody: 64 << 10, BatchCerts: 10_000, MinHeight: 5 * time.Second, Write: 30 * time.Second,
-		Publishes: 16, StreamCerts: 10_000_000, StreamChunk: 1000, StreamInflight: 4, MemberRate: 50, MemberBurst: 100}
+	return Limits{PublishBody: 32 << 20, OtherBody: 64 << 10, BodyMemory: 64 << 20, BatchCerts: 10_000, MinHeight: 5 * time.Second,
+		Write: 30 * time.Second, Publishes: 16, StreamCerts: 10_000_000, StreamChunk: 1000, StreamChunkBytes: 1 << 20,
+		StreamInflight: 4, MemberRate: 50, MemberBurst: 100}
 }
 
 // withDefaults returns l with zero fields set from DefaultLimits.
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
-	for _, f := range []struct{ v, d *int64 }{{&l.PublishBody, &d.PublishBody}, {&l.OtherBody, &d.OtherBody}} {
+	for _, f := range []struct{ v, d *int64 }{{&l.PublishBody, &d.PublishBody}, {&l.OtherBody, &d.OtherBody}, {&l.BodyMemory, &d.BodyMemory}} {
 		if *f.v <= 0 {
 			*f.v = *f.d
 		}
 	}
 	for _, f := range []struct{ v, d *int }{{&l.BatchCerts, &d.BatchCerts}, {&l.Publishes, &d.Publishes},
 		{&l.StreamCerts, &d.StreamCerts}, {&l.StreamChunk, &d.StreamChunk}, {&l.StreamInflight, &d.StreamInflight},
+		{&l.StreamChunkBytes, &d.StreamChunkBytes},
 		{&l.MemberBurst, &d.MemberBurst}} {
 		if *f.v <= 0 {
 			*f.v = *f.d
@@ -125,12 +134,13 @@ type Server struct {
 	// Now is the clock used for derived statuses (expired). Nil: time.Now.
 	Now func() time.Time
 
-	members  atomic.Pointer[memberIdx] // of the member set last seen
-	limiters sync.Map                  // member -> *rate.Limiter (Limits.MemberRate)
-	admitted chan struct{}             // publish requests in progress (Limits.Publishes)
-	reqs     *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-	panics   *prometheus.CounterVec
+	members   atomic.Pointer[memberIdx] // of the member set last seen
+	bodyBytes atomic.Int64              // of Limits.BodyMemory held by requests (bodyHold)
+	limiters  sync.Map                  // member -> *rate.Limiter (Limits.MemberRate)
+	admitted  chan struct{}             // publish requests in progress (Limits.Publishes)
+	reqs      *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	panics    *prometheus.CounterVec
 }
 
 // Node is everything the API needs of a validator node (raftstore.Node).
@@ -154,8 +164,11 @@ func New(n Node, r Reader, reg prometheus.Registerer) *Server {
 	s.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "certchain_http_panics_total", Help: "Handler panics recovered, by route (each is logged at error level with its stack).",
 	}, []string{"route"})
+	bodies := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "certchain_http_body_bytes", Help: "Bytes of request bodies held in memory (at most Limits.BodyMemory).",
+	}, func() float64 { return float64(s.bodyBytes.Load()) })
 	if reg != nil {
-		reg.MustRegister(s.reqs, s.latency, s.panics)
+		reg.MustRegister(s.reqs, s.latency, s.panics, bodies)
 	}
 	return s
 }
@@ -328,7 +341,10 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: 200}
 		route := func() string { return routeOf(r) }
+		hold := &bodyHold{}
+		r = r.WithContext(withBodyHold(r.Context(), hold))
 		defer func() {
+			s.release(hold)
 			rt := route()
 			s.reqs.WithLabelValues(rt, r.Method, strconv.Itoa(sw.code)).Inc()
 			s.latency.WithLabelValues(rt).Observe(time.Since(start).Seconds())

@@ -199,7 +199,7 @@ type stream struct {
 // hands the chunks, in order, to the writer; it closes chunks at the end
 // of the body, on a broken stream (st.err) or when ctx ends.
 func (st *stream) read(ctx context.Context, chunks chan<- *chunk) {
-	entries := make(chan streamItem, st.s.Limits.StreamChunk)
+	entries := make(chan streamItem, min(st.s.Limits.StreamChunk, streamAhead))
 	decoded := make(chan struct{})
 	go func() {
 		defer close(decoded)
@@ -260,19 +260,25 @@ func (st *stream) decode(ctx context.Context, entries chan<- streamItem) {
 // its results promptly.
 const streamPause = 50 * time.Millisecond
 
-// gather takes up to StreamChunk entries, stopping early when the sender
-// pauses; an empty chunk means the stream has ended.
+// streamAhead bounds the entries decoded ahead of the chunk being
+// gathered (each at most maxStreamLine of input).
+const streamAhead = 64
+
+// gather takes up to StreamChunk entries or StreamChunkBytes of DER,
+// stopping early when the sender pauses; an empty chunk means the stream
+// has ended.
 func (st *stream) gather(ctx context.Context, entries <-chan streamItem) *chunk {
 	c := &chunk{start: st.gathered, done: make(chan struct{})}
 	defer func() { st.gathered += len(c.items) }()
 	var pause <-chan time.Time
-	for len(c.items) < st.s.Limits.StreamChunk {
+	for len(c.items) < st.s.Limits.StreamChunk && c.bytes < st.s.Limits.StreamChunkBytes {
 		select {
 		case it, ok := <-entries:
 			if !ok {
 				return c
 			}
 			c.items = append(c.items, it)
+			c.bytes += it.size()
 			if pause == nil {
 				pause = time.After(streamPause)
 			}

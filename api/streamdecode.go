@@ -46,6 +46,16 @@ type streamItem struct {
 	cert    *x509.Certificate // of a PEM entry, parsed once for the chain decision
 }
 
+// size is the DER bytes the entry holds (its chain is shared in a PEM
+// stream, counted anyway).
+func (it *streamItem) size() int {
+	n := len(it.der) + len(it.sig)
+	for _, c := range it.chain {
+		n += len(c)
+	}
+	return n
+}
+
 // itemReader reads the entries of a publish stream one at a time, in
 // bounded memory. next returns io.EOF at the end, and another error when
 // the stream itself is broken (it cannot be resynchronised).
