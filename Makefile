@@ -18,9 +18,10 @@ run: build
 	./$(BIN) node
 
 ## tools: what the tests need and Debian may lack: gcc (the race detector needs
-## cgo), openssl (OCSP interoperability tests), certbot, lego and dehydrated
+## cgo), openssl (OCSP interoperability tests), curl (HTTP edge tests of the API),
+## certbot, lego and dehydrated
 ## (ACME client end to end tests). Missing ones are installed.
-TOOLS := gcc:gcc openssl:openssl certbot:certbot lego:lego dehydrated:dehydrated
+TOOLS := gcc:gcc openssl:openssl curl:curl certbot:certbot lego:lego dehydrated:dehydrated
 tools:
 	@missing=""; for t in $(TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; \
