@@ -262,7 +262,7 @@ const streamPause = 50 * time.Millisecond
 
 // streamAhead bounds the entries decoded ahead of the chunk being
 // gathered (each at most maxStreamLine of input).
-const streamAhead = 64
+const streamAhead = 32
 
 // gather takes up to StreamChunk entries or StreamChunkBytes of DER,
 // stopping early when the sender pauses; an empty chunk means the stream
