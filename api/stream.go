@@ -56,13 +56,14 @@ type chunk struct {
 // publishStream is POST /v1/certificates/stream: a body of any length,
 // NDJSON (StreamItem lines) or PEM, answered with NDJSON as it commits.
 //
-// The body is read in chunks of Limits.StreamChunk certificates, each
-// prechecked and submitted as soon as it is full (or the sender pauses),
-// with at most Limits.StreamInflight chunks in flight: when the ledger is
-// slower than the sender, the node stops reading and TCP pushes back, so
-// memory stays bounded however long the stream. Results are written in
-// stream order as chunks commit. What the node is too busy to take is
-// retried here for up to Limits.Write before it is answered "retry".
+// The body is read in chunks of Limits.StreamChunk certificates (or
+// StreamChunkBytes), each prechecked and submitted as soon as it is full
+// (or the sender pauses), with at most Limits.StreamInflight chunks in
+// flight: when the ledger is slower than the sender, the node stops
+// reading and TCP pushes back, so memory stays bounded however long the
+// stream. Results are written in stream order as chunks commit, one per
+// entry. What was certainly not applied (busy, no reachable leader) is
+// sent again here for up to Limits.Write before it is answered "retry".
 func (s *Server) publishStream(w http.ResponseWriter, r *http.Request) {
 	member, release, err := s.admitMember(r)
 	if err != nil {
