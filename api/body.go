@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"time"
 
 	"github.com/certchain/certchain/certchain"
 )
@@ -59,7 +61,9 @@ func withBodyHold(ctx context.Context, h *bodyHold) context.Context {
 // a chunked body), then read into a buffer of that size (never the
 // doubling copies of io.ReadAll); a chunked body that passes limit is
 // answered 413 after limit bytes, and net/http closes the connection
-// cleanly (http.MaxBytesReader).
+// cleanly (http.MaxBytesReader). A body that takes longer than
+// Limits.BodyTime is answered 408: a stalled client holds its reservation
+// that long at most.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, tooLarge(limit)
@@ -71,11 +75,16 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) (
 	if err := s.reserve(r, size); err != nil {
 		return nil, err
 	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.Limits.BodyTime))
+	defer rc.SetReadDeadline(time.Time{})
 	b, err := readAtMost(http.MaxBytesReader(w, r.Body, limit), size, r.ContentLength >= 0)
-	if errors.As(err, new(*http.MaxBytesError)) {
+	switch {
+	case errors.As(err, new(*http.MaxBytesError)):
 		return nil, tooLarge(limit)
-	}
-	if err != nil {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, &reasonError{kind: errBodyTimeout, reason: fmt.Sprintf("the request body did not arrive within %s", s.Limits.BodyTime)}
+	case err != nil:
 		return nil, fmt.Errorf("%w: reading body: %v", certchain.ErrInvalid, err)
 	}
 	s.shrink(r, size, int64(cap(b)))

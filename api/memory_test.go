@@ -233,3 +233,35 @@ func TestReadBodyAllocates(t *testing.T) {
 		})
 	}
 }
+
+// TestStalledBodyTimesOut: a body that stops arriving is answered 408
+// after Limits.BodyTime, and what it held of Limits.BodyMemory is given
+// back: a stalled client cannot pin the budget.
+func TestStalledBodyTimesOut(t *testing.T) {
+	tn := startNode(t, func(s *Server) { s.Limits.BodyTime = 300 * time.Millisecond })
+	release := make(chan struct{})
+	defer close(release)
+	for _, length := range []int64{-1, 1 << 20} { // chunked, and a Content-Length never reached
+		req, _ := http.NewRequest(http.MethodPost, tn.ts.URL+"/v1/certificates", &stallingBody{left: 10 << 10, release: release})
+		req.ContentLength = length
+		req.Header.Set("Content-Type", "application/x-pem-file")
+		code, b := do(t, tn.client(t, validatortest.Vendor), req)
+		if p := decodeProblem(t, b); code != http.StatusRequestTimeout || p.Type != problemBase+"body-timeout" {
+			t.Fatalf("length %d: answered %d %s", length, code, p.Type)
+		}
+		if held := tn.srv.bodyBytes.Load(); held != 0 {
+			t.Fatalf("length %d: %d bytes still held", length, held)
+		}
+	}
+}
+
+func do(t *testing.T, c *http.Client, req *http.Request) (int, []byte) {
+	t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}

@@ -46,6 +46,7 @@ var kinds = []struct {
 	{errNoClientCert, http.StatusUnauthorized, "client-certificate-required"},
 	{errMediaType, http.StatusUnsupportedMediaType, "unsupported-media-type"},
 	{errTimeout, http.StatusGatewayTimeout, "timeout"},
+	{errBodyTimeout, http.StatusRequestTimeout, "body-timeout"},
 	{errTooMany, http.StatusTooManyRequests, "too-many-requests"},
 }
 
@@ -54,6 +55,7 @@ var (
 	errNoClientCert = errors.New("client certificate required")
 	errMediaType    = errors.New("unsupported media type")
 	errTimeout      = errors.New("timed out")
+	errBodyTimeout  = errors.New("request body too slow")
 	errTooMany      = errors.New("too many requests")
 )
 

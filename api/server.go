@@ -54,6 +54,10 @@ type Limits struct {
 	// beyond it a request is answered 429 with Retry-After before its body
 	// is read. See the package doc, Memory.
 	BodyMemory int64
+	// BodyTime bounds how long a request body (streams excepted) may take
+	// to arrive; a slower one is answered 408, and gives its share of
+	// BodyMemory back.
+	BodyTime   time.Duration
 	BatchCerts int           // certificates in one publish request
 	MinHeight  time.Duration // longest wait for ?min_height
 	Write      time.Duration // longest wait for a write to be applied
@@ -76,7 +80,7 @@ type Limits struct {
 
 // DefaultLimits returns the limits used for zero fields.
 func DefaultLimits() Limits {
-	return Limits{PublishBody: 32 << 20, OtherBody: 64 << 10, BodyMemory: 64 << 20, BatchCerts: 10_000, MinHeight: 5 * time.Second,
+	return Limits{PublishBody: 32 << 20, OtherBody: 64 << 10, BodyMemory: 64 << 20, BodyTime: time.Minute, BatchCerts: 10_000, MinHeight: 5 * time.Second,
 		Write: 30 * time.Second, Publishes: 16, StreamCerts: 10_000_000, StreamChunk: 1000, StreamChunkBytes: 1 << 20,
 		StreamInflight: 4, MemberRate: 50, MemberBurst: 100}
 }
@@ -100,7 +104,7 @@ func (l Limits) withDefaults() Limits {
 	if l.MemberRate <= 0 {
 		l.MemberRate = d.MemberRate
 	}
-	for _, f := range []struct{ v, d *time.Duration }{{&l.MinHeight, &d.MinHeight}, {&l.Write, &d.Write}} {
+	for _, f := range []struct{ v, d *time.Duration }{{&l.MinHeight, &d.MinHeight}, {&l.Write, &d.Write}, {&l.BodyTime, &d.BodyTime}} {
 		if *f.v <= 0 {
 			*f.v = *f.d
 		}
