@@ -104,7 +104,9 @@
 //     requests together. Each reserves its Content-Length (a chunked body:
 //     its limit) before a byte is read, or is answered 429 with
 //     Retry-After; it is read once into a buffer of that size (io.ReadAll
-//     allocated about twice a body in doubling copies). A decoded publish
+//     allocated about twice a body in doubling copies), and must arrive
+//     within Limits.BodyTime (1 minute; else 408), so a stalled client
+//     cannot keep its share. A decoded publish
 //     body adds about as much again (DER, parsed certificates) while it is
 //     checked. Before this budget, 16 publish requests of 32 MiB each
 //     (Limits.Publishes × Limits.PublishBody) could hold over 512 MiB
