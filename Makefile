@@ -18,7 +18,7 @@ run: build
 	./$(BIN) node
 
 ## tools: what the tests need and Debian may lack: gcc (the race detector needs
-## cgo), openssl (OCSP interoperability tests), certbot, lego and dehydrated
+## cgo), openssl (OCSP interoperability tests), curl (HTTP edge tests of the API), certbot, lego and dehydrated
 ## (ACME client end to end tests), and the relying parties of the OCSP tests:
 ## nginx, curl, gnutls-cli, strongSwan's charon and swanctl with its curl
 ## fetcher (OCSP) and kernel-libipsec (ESP in user space) plugins, ip (network

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -20,10 +21,12 @@ import (
 
 // PublishResult is the outcome for one certificate of a publish request.
 type PublishResult struct {
-	ID     string `json:"id"`               // SHA-256 of the DER, lowercase hex
+	ID     string `json:"id,omitempty"`     // SHA-256 of the DER, lowercase hex (none for an entry that is not PEM)
 	Serial string `json:"serial,omitempty"` // lowercase hex
-	// State is StatePublished, StateRejected or StateRetry.
-	State            string `json:"state"`
+	// State is StatePublished, StateRejected, StateRetry or StateChain.
+	State string `json:"state"`
+	// Reason says why a certificate was rejected, as "rule: detail" with
+	// the validator's rule slugs, or why it is to be sent again.
 	Reason           string `json:"reason,omitempty"`
 	AlreadyPublished bool   `json:"already_published,omitempty"`
 	Height           uint64 `json:"height,omitempty"`
@@ -39,14 +42,21 @@ const (
 	// StateRetry: not processed (the node was busy or lost its leader);
 	// sending it again is safe.
 	StateRetry = "retry"
+	// StateChain: a CA certificate of a PEM input that issued another
+	// certificate of it, taken as their chain (not published).
+	StateChain = "chain"
 )
 
-// PublishResponse answers a publish request.
+// PublishResponse answers a publish request: one result per certificate
+// of the input (every PEM block, every entry of "certificates", the one
+// DER), in input order, so published + rejected + retry + chain is the
+// number of certificates sent.
 type PublishResponse struct {
-	Height    uint64          `json:"height"` // highest block carrying the request's writes
-	Published int             `json:"published"`
+	Height    uint64          `json:"height"`    // highest block carrying the request's writes
+	Published int             `json:"published"` // new or already on the ledger
 	Rejected  int             `json:"rejected"`
 	Retry     int             `json:"retry"`
+	Chain     int             `json:"chain"`
 	Results   []PublishResult `json:"results"`
 }
 
@@ -71,24 +81,69 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	txs := make([]certchain.Tx, len(batch.Certs))
-	for i, der := range batch.Certs {
-		txs[i] = certchain.Tx{Type: certchain.TxPublish, Submitter: member, Cert: der, Chain: batch.Chain}
-		if len(batch.Sigs) > 0 {
-			txs[i].Sig = batch.Sigs[i]
-		}
-	}
-	results, err := s.submit(r.Context(), txs)
+	results, retry, err := s.publishItems(r.Context(), member, batch.Items, s.submit)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	resp := s.publishResponse(batch.Certs, results)
-	if resp.Retry == len(results) { // nothing was processed: say why, with Retry-After
-		writeError(w, results[0].Err)
+	resp := publishResponse(results)
+	if resp.Retry > 0 && resp.Retry == len(batch.published()) {
+		// Nothing was processed: say why, with Retry-After, still
+		// answering every certificate.
+		writeError(w, &partialError{err: retry, results: results})
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// publishItems publishes, with send, the items that are to be published,
+// and answers every item in order; retry is the error of the first
+// certificate answered StateRetry.
+func (s *Server) publishItems(ctx context.Context, member string, items []streamItem, send sender) (out []PublishResult, retry error, err error) {
+	out = make([]PublishResult, len(items))
+	var txs []certchain.Tx
+	var at []int // index in items of each tx
+	for i, it := range items {
+		switch {
+		case it.asChain:
+			out[i] = entryResult(it.der, StateChain, "")
+		case it.err != nil:
+			out[i] = entryResult(it.der, StateRejected, it.err.Error())
+		default:
+			txs = append(txs, certchain.Tx{Type: certchain.TxPublish, Submitter: member, Cert: it.der, Chain: it.chain, Sig: it.sig})
+			at = append(at, i)
+		}
+	}
+	if len(txs) == 0 {
+		return out, nil, nil
+	}
+	res, err := send(ctx, txs)
+	if err != nil {
+		return nil, nil, err
+	}
+	for j, r := range res {
+		out[at[j]] = s.publishResult(txs[j].Cert, r)
+		if r.Err != nil && retry == nil {
+			retry = r.Err
+		}
+	}
+	return out, retry, nil
+}
+
+// sender submits transactions (Server.submit, or submitRetrying).
+type sender func(context.Context, []certchain.Tx) ([]raftstore.Result, error)
+
+// entryResult answers an entry that is not submitted: a chain
+// certificate, or one rejected before the ledger.
+func entryResult(der []byte, state, reason string) PublishResult {
+	pr := PublishResult{State: state, Reason: reason}
+	if der != nil {
+		pr.ID = certchain.Sum(der).String()
+		if serial, ok := validator.SerialOf(der); ok {
+			pr.Serial = serial.Text(16)
+		}
+	}
+	return pr
 }
 
 func (s *Server) readCerts(w http.ResponseWriter, r *http.Request) (*certBatch, error) {
@@ -96,7 +151,7 @@ func (s *Server) readCerts(w http.ResponseWriter, r *http.Request) (*certBatch, 
 	if err != nil {
 		return nil, err
 	}
-	body, err := readBody(w, r, s.Limits.PublishBody)
+	body, err := s.readBody(w, r, s.Limits.PublishBody)
 	if err != nil {
 		return nil, err
 	}
@@ -113,15 +168,13 @@ func (s *Server) submit(ctx context.Context, txs []certchain.Tx) ([]raftstore.Re
 	return res, err
 }
 
-func (s *Server) publishResponse(certs [][]byte, results []raftstore.Result) PublishResponse {
-	resp := PublishResponse{Results: make([]PublishResult, len(results))}
+func publishResponse(results []PublishResult) PublishResponse {
 	var sum StreamSummary
-	for i, res := range results {
-		resp.Results[i] = s.publishResult(certs[i], res)
-		count(&sum, resp.Results[i])
+	for _, pr := range results {
+		count(&sum, pr)
 	}
-	resp.Height, resp.Published, resp.Rejected, resp.Retry = sum.Height, sum.Published+sum.AlreadyPublished, sum.Rejected, sum.Retry
-	return resp
+	return PublishResponse{Height: sum.Height, Published: sum.Published + sum.AlreadyPublished, Rejected: sum.Rejected,
+		Retry: sum.Retry, Chain: sum.Chain, Results: results}
 }
 
 // publishResult words the outcome of publishing der.
@@ -158,7 +211,7 @@ func (s *Server) publishResult(der []byte, res raftstore.Result) PublishResult {
 func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request) {
 	types := map[string]certchain.TxType{"revoke": certchain.TxRevoke, "suspend": certchain.TxSuspend, "resume": certchain.TxResume}
 	tx := certchain.Tx{Type: types[chi.URLParam(r, "action")]}
-	body, err := readBody(w, r, s.Limits.OtherBody)
+	body, err := s.readBody(w, r, s.Limits.OtherBody)
 	var mt string
 	if err == nil {
 		mt, err = mediaType(r)
@@ -185,14 +238,20 @@ func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renew(w http.ResponseWriter, r *http.Request) {
 	batch, err := s.readCerts(w, r)
-	if err == nil && len(batch.Certs) != 1 {
-		err = fmt.Errorf("%w: renew takes exactly one new (non-CA) certificate, got %d", certchain.ErrInvalid, len(batch.Certs))
+	var certs []streamItem
+	if err == nil {
+		certs = slices.DeleteFunc(slices.Clone(batch.Items), func(it streamItem) bool { return it.asChain })
+		if len(certs) != 1 {
+			err = fmt.Errorf("%w: renew takes exactly one new certificate (and the CA certificates that chain it), got %d", certchain.ErrInvalid, len(certs))
+		} else {
+			err = certs[0].err
+		}
 	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	tx := certchain.Tx{Type: certchain.TxRenew, Cert: batch.Certs[0], Chain: batch.Chain}
+	tx := certchain.Tx{Type: certchain.TxRenew, Cert: certs[0].der, Chain: batch.Chain}
 	if proof := r.Header.Get(HeaderOwnerProof); proof != "" {
 		// The old certificate's owner renews it with a request its key
 		// signed (validator.OwnerRequest, action renew).

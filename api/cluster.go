@@ -39,12 +39,14 @@ type ClusterView struct {
 
 // ForwardResult is one transaction's outcome as the internal submit
 // endpoint returns it to a forwarding follower.
+// Exactly one of Verdict and Error is set (see doc.go, Forwarding).
 type ForwardResult struct {
-	Tx      string            `json:"tx"`
-	Height  uint64            `json:"height,omitempty"`
-	Verdict certchain.Verdict `json:"verdict"`
+	Tx      string             `json:"tx"`
+	Height  uint64             `json:"height,omitempty"`
+	Verdict *certchain.Verdict `json:"verdict,omitempty"`
 	// Error and Kind are set when there is no verdict; Kind is the problem
-	// slug of the error (busy, not-leader, outcome-unknown, ...).
+	// slug of the error (busy, not-leader, outcome-unknown, ...), which the
+	// follower turns back into the error kind.
 	Error string `json:"error,omitempty"`
 	Kind  string `json:"kind,omitempty"`
 }
@@ -64,7 +66,7 @@ func (s *Server) clusterView(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) nodeAdd(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r, s.Limits.OtherBody)
+	body, err := s.readBody(w, r, s.Limits.OtherBody)
 	var req NodeJoin
 	if err == nil {
 		err = decodeJSON(body, &req)
@@ -100,7 +102,7 @@ func (s *Server) internalSubmit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	body, err := readBody(w, r, s.Limits.PublishBody)
+	body, err := s.readBody(w, r, s.Limits.PublishBody)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -127,7 +129,7 @@ func (s *Server) internalObjects(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	body, err := readBody(w, r, raftstore.MaxObjectsEntry)
+	body, err := s.readBody(w, r, raftstore.MaxObjectsEntry)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -145,10 +147,12 @@ func (s *Server) internalObjects(w http.ResponseWriter, r *http.Request) {
 func forwardResults(results []raftstore.Result) []ForwardResult {
 	out := make([]ForwardResult, len(results))
 	for i, r := range results {
-		out[i] = ForwardResult{Tx: r.TxID.String(), Height: r.Height, Verdict: r.Verdict}
+		out[i] = ForwardResult{Tx: r.TxID.String(), Height: r.Height}
 		if r.Err != nil {
 			p := problemFor(r.Err)
 			out[i].Error, out[i].Kind = r.Err.Error(), p.Type[len(problemBase):]
+		} else {
+			out[i].Verdict = &r.Verdict
 		}
 	}
 	return out
@@ -169,7 +173,7 @@ func (s *Server) node(r *http.Request) error {
 	if s.NodeCA == nil {
 		return &reasonError{kind: certchain.ErrUnauthorized, reason: "this node takes no forwarded writes (no node CA configured)"}
 	}
-	if r.TLS == nil {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return &reasonError{kind: errNoClientCert, reason: "forwarded writes need a node certificate over mutual TLS"}
 	}
 	if err := raftstore.VerifyNodeCert(r.TLS.PeerCertificates, s.NodeCA); err != nil {

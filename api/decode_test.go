@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/certchain/certchain/certchain"
@@ -26,23 +27,32 @@ func TestDecodeCerts(t *testing.T) {
 		return s + "]}"
 	}
 	bundle := append(append(append([]byte{}, validatortest.PEM(inter.Cert.Raw)...), leaf.PEM()...), dev.PEM()...)
+	caDevice := n.SelfSigned(t, validatortest.WithCA()) // openssl req -x509's default
+	broken := "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n"
 	cases := []struct {
 		name     string
 		mt, body string
-		certs    int
-		chain    int
+		certs    int // items to publish
+		chain    int // items taken as chain
+		bad      int // items rejected before the ledger
 		wantErr  error
 	}{
-		{"ok/pem-bundle-splits-ca-certs", "application/x-pem-file", string(bundle), 2, 1, nil},
-		{"ok/no-content-type", "", string(dev.PEM()), 1, 0, nil},
-		{"ok/json", "application/json", pemJSON(dev.DER, leaf.DER), 2, 0, nil},
-		{"ok/der", "application/pkix-cert", string(dev.DER), 1, 0, nil},
-		{"fail/json-unknown-field", "application/json", `{"certs":[]}`, 0, 0, certchain.ErrInvalid},
-		{"fail/json-trailing", "application/json", pemJSON(dev.DER) + `{}`, 0, 0, certchain.ErrInvalid},
-		{"fail/json-empty", "application/json", `{"certificates":[]}`, 0, 0, certchain.ErrInvalid},
-		{"fail/json-two-in-one-entry", "application/json", pemJSON(append(dev.PEM(), leaf.PEM()...)), 0, 0, certchain.ErrInvalid},
-		{"fail/pem-junk", "application/x-pem-file", "hello", 0, 0, certchain.ErrInvalid},
-		{"fail/media-type", "application/xml", "<x/>", 0, 0, errMediaType},
+		{"ok/pem-bundle-splits-chain", "application/x-pem-file", string(bundle), 2, 1, 0, nil},
+		{"ok/pem-ca-alone-is-handed-in", "application/x-pem-file", string(caDevice.PEM()), 1, 0, 0, nil},
+		{"ok/pem-ca-chaining-nothing-is-handed-in", "", string(validatortest.PEM(inter.Cert.Raw)) + string(dev.PEM()), 2, 0, 0, nil},
+		{"ok/pem-malformed-block-is-an-item", "", string(dev.PEM()) + broken + string(leaf.PEM()), 2, 0, 1, nil},
+		{"ok/pem-unterminated-block-is-an-item", "", "-----BEGIN CERTIFICATE-----\nAAAA\n" + string(dev.PEM()), 1, 0, 1, nil},
+		{"ok/pem-key-block-is-an-item", "", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", 0, 0, 1, nil},
+		{"ok/no-content-type", "", string(dev.PEM()), 1, 0, 0, nil},
+		{"ok/json", "application/json", pemJSON(dev.DER, leaf.DER), 2, 0, 0, nil},
+		{"ok/json-two-in-one-entry-is-an-item", "application/json", `{"certificates":[` + jsonString(string(dev.PEM())+string(leaf.PEM())) + `]}`, 0, 0, 1, nil},
+		{"ok/der", "application/pkix-cert", string(dev.DER), 1, 0, 0, nil},
+		{"fail/json-unknown-field", "application/json", `{"certs":[]}`, 0, 0, 0, certchain.ErrInvalid},
+		{"fail/json-trailing", "application/json", pemJSON(dev.DER) + `{}`, 0, 0, 0, certchain.ErrInvalid},
+		{"fail/json-empty", "application/json", `{"certificates":[]}`, 0, 0, 0, certchain.ErrInvalid},
+		{"fail/pem-junk", "application/x-pem-file", "hello", 0, 0, 0, certchain.ErrInvalid},
+		{"fail/pem-text-between-blocks", "", string(dev.PEM()) + "subject=CN=x\n" + string(leaf.PEM()), 0, 0, 0, certchain.ErrInvalid},
+		{"fail/media-type", "application/xml", "<x/>", 0, 0, 0, errMediaType},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,8 +63,25 @@ func TestDecodeCerts(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || len(b.Certs) != tc.certs || len(b.Chain) != tc.chain {
-				t.Fatalf("got %v certs/%v chain, err %v", len(b.Certs), len(b.Chain), err)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var certs, chain, bad int
+			for _, it := range b.Items {
+				switch {
+				case it.asChain:
+					chain++
+				case it.err != nil:
+					bad++
+					if !strings.HasPrefix(it.err.Error(), "der: ") {
+						t.Errorf("rejection %q names no rule", it.err)
+					}
+				default:
+					certs++
+				}
+			}
+			if certs != tc.certs || chain != tc.chain || bad != tc.bad || len(b.Chain) != tc.chain {
+				t.Fatalf("got %d certs, %d chain, %d bad; want %d, %d, %d", certs, chain, bad, tc.certs, tc.chain, tc.bad)
 			}
 		})
 	}
@@ -123,8 +150,16 @@ func FuzzDecodeCerts(f *testing.F) {
 	f.Add("application/pkix-cert", n.SelfSigned(f).DER)
 	f.Fuzz(func(t *testing.T, mt string, body []byte) {
 		b, err := decodeCerts(mt, body, 8)
-		if err == nil && len(b.Certs)+len(b.Chain) > 8 && mt != "application/pkix-cert" {
-			t.Fatalf("bound not kept: %d", len(b.Certs)+len(b.Chain))
+		if err != nil {
+			return
+		}
+		if len(b.Items)+len(b.Chain) > 16 && mt != "application/pkix-cert" {
+			t.Fatalf("bound not kept: %d", len(b.Items)+len(b.Chain))
+		}
+		for i, it := range b.Items {
+			if it.err == nil && it.der == nil && mt != "application/pkix-cert" {
+				t.Fatalf("item %d has no certificate and no reason", i)
+			}
 		}
 	})
 }
@@ -138,4 +173,9 @@ func FuzzDecodeReason(f *testing.F) {
 			t.Fatalf("accepted unknown reason %d", r)
 		}
 	})
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

@@ -15,13 +15,115 @@
 // issuing CA keeps membership a ledger fact: no CA outside the ledger can
 // mint a member.
 //
-// # Publishing
+// # Publishing: every certificate handed in is accounted for
 //
-// A PEM body may mix certificates to publish with the CA certificates that
-// chain them: certificates with basicConstraints CA=true are taken as
-// intermediates (a CA certificate is never published as a device), the
-// others are published, each as its own transaction, with one result each.
+// A publish request either fails as a whole (a problem document: bad JSON,
+// text between PEM blocks, too many certificates; nothing changed), or
+// answers every certificate of its input exactly once, in input order:
+// every PEM block, every entry of "certificates", the one DER body, every
+// line of an NDJSON stream. So published + rejected + retry + chain is the
+// number of certificates sent, and a client can tell what became of each
+// one. A malformed entry (bad base64, another block type, a block not
+// ended before the next BEGIN line, bad DER, a bad JSON line) is rejected
+// alone with rule "der"; every rejection is worded "rule: detail" with the
+// validator's rule slugs, as the ledger words verdicts.
+//
+// Why results instead of silence: a PEM bundle used to take every CA
+// certificate as chain, so a self-signed certificate with CA:TRUE (what
+// `openssl req -x509` makes by default) got no result at all, and a
+// bundle of only such certificates panicked the handler. Now a CA
+// certificate is chain only when it issued another certificate of the
+// input (validator.ChainOf: issuer name and key identifiers, the signature
+// is checked by rule "chain" for what is published); it is answered with
+// state "chain". Any other CA certificate is a certificate handed in, and
+// rule "ca-cert" rejects it. A stream cannot see its future, so there a CA
+// certificate is chain when the block right after it is a certificate it
+// issued; the chain certificates in a row chain the certificates after
+// them, up to the next chain. A bundle's chain is attached to the
+// certificates that are not self-signed only (rule "chain" refuses a
+// self-signed certificate with a chain), so one bundle may mix factory
+// devices and CA-signed certificates; api/client signs the same
+// transactions (chainFor).
+//
 // A request is answered when every accepted transaction is committed and
 // applied; the answer carries the block height, which a reader passes as
-// min_height to see its own write on any node.
+// min_height to see its own write on any node. When none of its
+// certificates could be processed (busy, no leader) the answer is that
+// 503 problem, with Retry-After, carrying the results of all of them.
+//
+// # Panics
+//
+// A panic in any handler (the REST routes, the OCSP and ACME mounts, a
+// publish stream's goroutines) is logged at error level with its stack,
+// counted in certchain_http_panics_total{route} and answered in the
+// handler's protocol: a 500 problem document (an ACME serverInternal
+// problem under /acme, an OCSP internalError under /ocsp). A stream that
+// already answered 200 ends with an error line, which api/client returns
+// as *client.Error; a half-written JSON answer is cut, the only honest end.
+// net/http's own recovery cut the connection with an empty reply and
+// logged at the node's debug level: the panic went unseen.
+//
+// # Forwarding: honest answers about what was applied
+//
+// A follower forwards writes to the leader's /v1/internal/submit. Each
+// ForwardResult carries a verdict or an error with its kind (the problem
+// slug), never both: the follower turns the kind back into the error
+// (not-leader, busy, invalid, unauthorized, …), so the client gets the
+// leader's real answer, not outcome-unknown. A forward that provably never
+// reached the leader — it got no connection (refused, no such host, TLS
+// handshake failed) or its last attempt failed dialling (net/http resends
+// on a new connection only what it wrote nothing of) — is
+// raftstore.ErrNotApplied, which also matches certchain.ErrNotLeader:
+// 503 not-applied with Retry-After, safe to send again. Only a request
+// that may have reached the leader and lost its answer is
+// outcome-unknown. A publish stream resends, with backoff for up to
+// Limits.Write, what was certainly not applied (busy, not-leader,
+// not-applied).
+//
+// # HTTP edges
+//
+// A body whose Content-Length is over its limit is answered 413 before a
+// byte of it is read: net/http sends "100 Continue" only on the first read
+// of the body, so a client that waits for it (curl does above 1 MiB) gets
+// the 413 and never sends the body, and the connection closes without a
+// reset. A chunked body is read up to the limit, then answered 413;
+// http.MaxBytesReader makes net/http close the connection cleanly (FIN,
+// then a pause before closing) so the client reads the answer. A publish
+// stream reads its first entry before it answers 200: that read sends
+// "100 Continue" at once, and a stream broken at its first entry (text
+// that is not PEM, a line over 128 KiB outside a PEM block) gets a problem
+// document instead of an empty 200. An NDJSON line over 128 KiB, or a PEM
+// block, is an entry rejected with rule "der"; the stream goes on.
+//
+// # Memory
+//
+// A node runs under a 1 GiB GOMEMLIMIT (soft) by default. The API's share
+// is bounded by construction, whatever clients send:
+//
+//   - request bodies in memory: at most Limits.BodyMemory (64 MiB) for all
+//     requests together. Each reserves its Content-Length (a chunked body:
+//     its limit) before a byte is read, or is answered 429 with
+//     Retry-After; it is read once into a buffer of that size (io.ReadAll
+//     allocated about twice a body in doubling copies), and must arrive
+//     within Limits.BodyTime (1 minute; else 408), so a stalled client
+//     cannot keep its share. A decoded publish
+//     body adds about as much again (DER, parsed certificates) while it is
+//     checked. Before this budget, 16 publish requests of 32 MiB each
+//     (Limits.Publishes × Limits.PublishBody) could hold over 512 MiB
+//     plus copies: a node was left at 870 MiB resident by rejected
+//     bodies.
+//   - publish streams: at most Limits.Publishes (16) at once, each holding
+//     at most StreamInflight + 2 chunks (4 + 2) of StreamChunk entries
+//     (1,000) or StreamChunkBytes of DER (1 MiB), plus 32 entries decoded
+//     ahead (each at most a 128 KiB line): under 10 MiB a stream, so
+//     under 160 MiB for 16 even with entries of the largest size;
+//     typical certificates (0.5 to 1 KiB) take a few MiB a stream.
+//   - every other request: its body (64 KiB at most) within the same
+//     BodyMemory budget.
+//
+// So the API holds at most about 64 + 64 + 160 ≈ 290 MiB; the rest of the
+// budget belongs to Badger (memtables and caches of the ledger and the
+// Raft log, see raftstore), the pending queue (MaxPending) and the OCSP
+// cache. TestHostileBodiesStayInBudget holds bodies in the node at the
+// worst moment and measures the live heap.
 package api

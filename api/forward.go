@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/certchain/certchain/certchain"
@@ -50,9 +55,14 @@ func (f *Forwarder) ForwardObjects(ctx context.Context, leaderAPI string, encode
 }
 
 // post sends body to the leader's internal endpoint path and returns the
-// answer of a 200, or the leader's problem as an error of its kind.
+// answer of a 200, or the leader's problem as an error of its kind. A
+// request that provably never reached the leader (notSent) fails with
+// raftstore.ErrNotApplied; one that may have (it was being sent, or its
+// answer was lost) with raftstore.ErrOutcomeUnknown.
 func (f *Forwarder) post(ctx context.Context, leaderAPI, path string, body []byte) ([]byte, error) {
 	url := strings.TrimRight(leaderAPI, "/") + path
+	var connected atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { connected.Store(true) }})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -60,6 +70,9 @@ func (f *Forwarder) post(ctx context.Context, leaderAPI, path string, body []byt
 	req.Header.Set("Content-Type", "application/octet-stream")
 	resp, err := f.Client.Do(req)
 	if err != nil {
+		if notSent(err, connected.Load()) {
+			return nil, fmt.Errorf("%w (%w): %v", raftstore.ErrNotApplied, certchain.ErrNotLeader, err)
+		}
 		return nil, fmt.Errorf("%w: %v", raftstore.ErrOutcomeUnknown, err)
 	}
 	defer resp.Body.Close()
@@ -70,9 +83,31 @@ func (f *Forwarder) post(ctx context.Context, leaderAPI, path string, body []byt
 	if resp.StatusCode != http.StatusOK {
 		var p Problem
 		_ = json.Unmarshal(b, &p)
-		return nil, &reasonError{kind: kindOfSlug(strings.TrimPrefix(p.Type, problemBase)), reason: "leader: " + p.Detail}
+		return nil, &reasonError{kind: kindOfSlug(strings.TrimPrefix(p.Type, problemBase)), reason: "leader: " + p.Detail,
+			after: retryAfter(resp.Header.Get("Retry-After"))}
 	}
 	return b, nil
+}
+
+// notSent reports whether a failed request provably never reached the
+// leader: it never got a connection (dialling, resolving the name or the
+// TLS handshake failed), or the last attempt failed dialling (net/http
+// sends a request again on a new connection only when nothing of it was
+// written on a reused one).
+func notSent(err error, connected bool) bool {
+	if !connected {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// retryAfter reads a Retry-After of delay-seconds (zero when absent).
+func retryAfter(v string) time.Duration {
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	return 0
 }
 
 // fromForward turns the leader's answer back into results, with errors of
@@ -83,9 +118,14 @@ func fromForward(txs []certchain.Tx, in []ForwardResult) ([]raftstore.Result, er
 	}
 	out := make([]raftstore.Result, len(in))
 	for i, f := range in {
-		out[i] = raftstore.Result{TxID: txs[i].ID(), Height: f.Height, Verdict: f.Verdict}
-		if f.Error != "" {
-			out[i].Err = &reasonError{kind: kindOfSlug(f.Kind), reason: f.Error}
+		out[i] = raftstore.Result{TxID: txs[i].ID(), Height: f.Height}
+		switch {
+		case f.Error != "":
+			out[i].Err = &reasonError{kind: kindOfSlug(f.Kind), reason: "leader: " + f.Error}
+		case f.Verdict == nil:
+			return nil, fmt.Errorf("%w: leader answered neither a verdict nor an error for transaction %d", raftstore.ErrOutcomeUnknown, i)
+		default:
+			out[i].Verdict = *f.Verdict
 		}
 	}
 	return out, nil

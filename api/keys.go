@@ -58,7 +58,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 	h, err := keyHash(r)
 	var body []byte
 	if err == nil {
-		body, err = readBody(w, r, s.Limits.OtherBody)
+		body, err = s.readBody(w, r, s.Limits.OtherBody)
 	}
 	tx := certchain.Tx{Type: certchain.TxRevokeKey, Target: h, Reason: certchain.ReasonKeyCompromise}
 	if err == nil && len(bytes.TrimSpace(body)) > 0 {

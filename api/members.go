@@ -41,7 +41,7 @@ func (s *Server) memberList(w http.ResponseWriter, _ *http.Request) {
 // role, cert, ca_certs, ocsp_signers, namespace); the ledger checks it
 // and the change applies from the next block.
 func (s *Server) memberSet(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r, s.Limits.OtherBody)
+	body, err := s.readBody(w, r, s.Limits.OtherBody)
 	if err == nil {
 		_, err = certchain.DecodeMember(body)
 	}

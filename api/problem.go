@@ -39,12 +39,14 @@ var kinds = []struct {
 	{certchain.ErrConflict, http.StatusConflict, "conflict"},
 	{certchain.ErrInvalid, http.StatusUnprocessableEntity, "invalid"},
 	{certchain.ErrBusy, http.StatusServiceUnavailable, "busy"},
+	{raftstore.ErrNotApplied, http.StatusServiceUnavailable, "not-applied"}, // before not-leader, which it also matches
 	{certchain.ErrNotLeader, http.StatusServiceUnavailable, "not-leader"},
 	{raftstore.ErrOutcomeUnknown, http.StatusServiceUnavailable, "outcome-unknown"},
 	{errTooLarge, http.StatusRequestEntityTooLarge, "too-large"},
 	{errNoClientCert, http.StatusUnauthorized, "client-certificate-required"},
 	{errMediaType, http.StatusUnsupportedMediaType, "unsupported-media-type"},
 	{errTimeout, http.StatusGatewayTimeout, "timeout"},
+	{errBodyTimeout, http.StatusRequestTimeout, "body-timeout"},
 	{errTooMany, http.StatusTooManyRequests, "too-many-requests"},
 }
 
@@ -53,6 +55,7 @@ var (
 	errNoClientCert = errors.New("client certificate required")
 	errMediaType    = errors.New("unsupported media type")
 	errTimeout      = errors.New("timed out")
+	errBodyTimeout  = errors.New("request body too slow")
 	errTooMany      = errors.New("too many requests")
 )
 
@@ -84,13 +87,29 @@ func writeError(w http.ResponseWriter, err error) {
 }
 
 func problemFor(err error) Problem {
+	p := Problem{Type: problemBase + "internal", Title: http.StatusText(500), Status: 500, Detail: err.Error()}
 	for _, k := range kinds {
 		if errors.Is(err, k.err) {
-			return Problem{Type: problemBase + k.slug, Title: http.StatusText(k.status), Status: k.status, Detail: err.Error()}
+			p = Problem{Type: problemBase + k.slug, Title: http.StatusText(k.status), Status: k.status, Detail: err.Error()}
+			break
 		}
 	}
-	return Problem{Type: problemBase + "internal", Title: http.StatusText(500), Status: 500, Detail: err.Error()}
+	if pe, ok := errors.AsType[*partialError](err); ok {
+		p.Results = pe.results
+	}
+	return p
 }
+
+// partialError is the error of a publish request none of whose
+// certificates could be processed, with the result of every certificate
+// (Problem.Results).
+type partialError struct {
+	err     error
+	results []PublishResult
+}
+
+func (e *partialError) Error() string { return e.err.Error() }
+func (e *partialError) Unwrap() error { return e.err }
 
 func writeProblem(w http.ResponseWriter, p Problem) {
 	w.Header().Set("Content-Type", "application/problem+json")

@@ -47,19 +47,30 @@ type Reader interface {
 // Limits bound what one request may carry. Zero fields take the defaults
 // of DefaultLimits.
 type Limits struct {
-	PublishBody int64         // bytes of a publish request
-	OtherBody   int64         // bytes of any other request
-	BatchCerts  int           // certificates in one publish request
-	MinHeight   time.Duration // longest wait for ?min_height
-	Write       time.Duration // longest wait for a write to be applied
+	PublishBody int64 // bytes of a publish request
+	OtherBody   int64 // bytes of any other request
+	// BodyMemory bounds the bytes of all request bodies held in memory at
+	// once (each reserves its Content-Length, or its limit when chunked);
+	// beyond it a request is answered 429 with Retry-After before its body
+	// is read. See the package doc, Memory.
+	BodyMemory int64
+	// BodyTime bounds how long a request body (streams excepted) may take
+	// to arrive; a slower one is answered 408, and gives its share of
+	// BodyMemory back.
+	BodyTime   time.Duration
+	BatchCerts int           // certificates in one publish request
+	MinHeight  time.Duration // longest wait for ?min_height
+	Write      time.Duration // longest wait for a write to be applied
 	// Publishes bounds publish requests and streams handled at once;
 	// beyond it the node answers 429 with Retry-After, so memory does not
 	// grow with the number of clients.
 	Publishes int
 	// StreamCerts bounds the certificates of one publish stream;
-	// StreamChunk is how many are submitted together, and StreamInflight
-	// how many chunks of one stream may be in flight.
+	// StreamChunk is how many are submitted together (fewer when their DER
+	// passes StreamChunkBytes), and StreamInflight how many chunks of one
+	// stream may be in flight.
 	StreamCerts, StreamChunk, StreamInflight int
+	StreamChunkBytes                         int
 	// MemberRate bounds each member's write requests per second, with
 	// bursts of MemberBurst; beyond it the member gets 429 with
 	// Retry-After (one member cannot starve the others of a node).
@@ -69,20 +80,22 @@ type Limits struct {
 
 // DefaultLimits returns the limits used for zero fields.
 func DefaultLimits() Limits {
-	return Limits{PublishBody: 32 << 20, OtherBody: 64 << 10, BatchCerts: 10_000, MinHeight: 5 * time.Second, Write: 30 * time.Second,
-		Publishes: 16, StreamCerts: 10_000_000, StreamChunk: 1000, StreamInflight: 4, MemberRate: 50, MemberBurst: 100}
+	return Limits{PublishBody: 32 << 20, OtherBody: 64 << 10, BodyMemory: 64 << 20, BodyTime: time.Minute, BatchCerts: 10_000, MinHeight: 5 * time.Second,
+		Write: 30 * time.Second, Publishes: 16, StreamCerts: 10_000_000, StreamChunk: 1000, StreamChunkBytes: 1 << 20,
+		StreamInflight: 4, MemberRate: 50, MemberBurst: 100}
 }
 
 // withDefaults returns l with zero fields set from DefaultLimits.
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
-	for _, f := range []struct{ v, d *int64 }{{&l.PublishBody, &d.PublishBody}, {&l.OtherBody, &d.OtherBody}} {
+	for _, f := range []struct{ v, d *int64 }{{&l.PublishBody, &d.PublishBody}, {&l.OtherBody, &d.OtherBody}, {&l.BodyMemory, &d.BodyMemory}} {
 		if *f.v <= 0 {
 			*f.v = *f.d
 		}
 	}
 	for _, f := range []struct{ v, d *int }{{&l.BatchCerts, &d.BatchCerts}, {&l.Publishes, &d.Publishes},
 		{&l.StreamCerts, &d.StreamCerts}, {&l.StreamChunk, &d.StreamChunk}, {&l.StreamInflight, &d.StreamInflight},
+		{&l.StreamChunkBytes, &d.StreamChunkBytes},
 		{&l.MemberBurst, &d.MemberBurst}} {
 		if *f.v <= 0 {
 			*f.v = *f.d
@@ -91,7 +104,7 @@ func (l Limits) withDefaults() Limits {
 	if l.MemberRate <= 0 {
 		l.MemberRate = d.MemberRate
 	}
-	for _, f := range []struct{ v, d *time.Duration }{{&l.MinHeight, &d.MinHeight}, {&l.Write, &d.Write}} {
+	for _, f := range []struct{ v, d *time.Duration }{{&l.MinHeight, &d.MinHeight}, {&l.Write, &d.Write}, {&l.BodyTime, &d.BodyTime}} {
 		if *f.v <= 0 {
 			*f.v = *f.d
 		}
@@ -130,11 +143,13 @@ type Server struct {
 	// Now is the clock used for derived statuses (expired). Nil: time.Now.
 	Now func() time.Time
 
-	members  atomic.Pointer[memberIdx] // of the member set last seen
-	limiters sync.Map                  // member -> *rate.Limiter (Limits.MemberRate)
-	admitted chan struct{}             // publish requests in progress (Limits.Publishes)
-	reqs     *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	members   atomic.Pointer[memberIdx] // of the member set last seen
+	bodyBytes atomic.Int64              // of Limits.BodyMemory held by requests (bodyHold)
+	limiters  sync.Map                  // member -> *rate.Limiter (Limits.MemberRate)
+	admitted  chan struct{}             // publish requests in progress (Limits.Publishes)
+	reqs      *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	panics    *prometheus.CounterVec
 }
 
 // Node is everything the API needs of a validator node (raftstore.Node).
@@ -155,8 +170,14 @@ func New(n Node, r Reader, reg prometheus.Registerer) *Server {
 		Name: "certchain_http_request_seconds", Help: "HTTP request latency by route.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12),
 	}, []string{"route"})
+	s.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "certchain_http_panics_total", Help: "Handler panics recovered, by route (each is logged at error level with its stack).",
+	}, []string{"route"})
+	bodies := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "certchain_http_body_bytes", Help: "Bytes of request bodies held in memory (at most Limits.BodyMemory).",
+	}, func() float64 { return float64(s.bodyBytes.Load()) })
 	if reg != nil {
-		reg.MustRegister(s.reqs, s.latency)
+		reg.MustRegister(s.reqs, s.latency, s.panics, bodies)
 	}
 	return s
 }
@@ -194,15 +215,19 @@ func memberIndex(g *certchain.Genesis) map[[32]byte]string {
 // Handler returns the node's HTTP handler: OCSP on /ocsp (raw paths), the
 // router for everything else. The same handler is served on the mutual-TLS
 // listener and on the plain-HTTP one; writes need a member certificate,
-// which only the TLS listener can carry.
+// which only the TLS listener can carry. A panic in any handler, OCSP and
+// ACME included, is answered, logged and counted (recoverPanic).
 func (s *Server) Handler() http.Handler {
 	router := s.router()
 	if s.OCSP == nil {
 		return router
 	}
+	ocspRoute := func() string { return "/ocsp" }
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/ocsp" || strings.HasPrefix(r.URL.Path, "/ocsp/") {
-			s.OCSP.ServeHTTP(w, r)
+			sw := &statusWriter{ResponseWriter: w, code: 200}
+			defer s.recoverPanic(sw, r, ocspRoute)
+			s.OCSP.ServeHTTP(sw, r)
 			return
 		}
 		router.ServeHTTP(w, r)
@@ -321,29 +346,52 @@ func (s *Server) admitMember(r *http.Request) (member string, release func(), er
 
 func subjectOf(c *x509.Certificate) string { return "\"" + c.Subject.String() + "\"" }
 
-// instrument counts requests and their latency by route pattern.
+// instrument counts requests and their latency by route pattern, and
+// answers a handler's panic (recoverPanic) before counting it.
 func (s *Server) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: 200}
+		route := func() string { return routeOf(r) }
+		hold := &bodyHold{}
+		r = r.WithContext(withBodyHold(r.Context(), hold))
+		defer func() {
+			s.release(hold)
+			rt := route()
+			s.reqs.WithLabelValues(rt, r.Method, strconv.Itoa(sw.code)).Inc()
+			s.latency.WithLabelValues(rt).Observe(time.Since(start).Seconds())
+		}()
+		defer s.recoverPanic(sw, r, route)
 		next.ServeHTTP(sw, r)
-		route := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			route = rc.RoutePattern()
-		}
-		s.reqs.WithLabelValues(route, r.Method, strconv.Itoa(sw.code)).Inc()
-		s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	})
 }
 
+// routeOf is the route pattern r matched ("unmatched" for none).
+func routeOf(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+		return rc.RoutePattern()
+	}
+	return "unmatched"
+}
+
+// statusWriter records the status of an answer and whether any of it was
+// written.
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	code  int
+	wrote bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	w.code = code
+	if code >= 200 && !w.wrote { // 1xx are interim
+		w.code, w.wrote = code, true
+	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
 }
 
 // Unwrap lets http.ResponseController reach the connection (Flush,

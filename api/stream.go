@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,8 +15,8 @@ import (
 )
 
 // StreamResult is a result line of a publish stream's answer: the outcome
-// of the Index-th certificate of the stream (0-based; in a PEM stream CA
-// certificates are not counted).
+// of the Index-th entry of the stream (0-based: every non-blank NDJSON
+// line, every PEM block, chain certificates included).
 type StreamResult struct {
 	Index int `json:"index"`
 	PublishResult
@@ -29,6 +30,7 @@ type StreamSummary struct {
 	AlreadyPublished int    `json:"already_published"`
 	Rejected         int    `json:"rejected"`
 	Retry            int    `json:"retry"`
+	Chain            int    `json:"chain"`  // CA certificates of a PEM stream taken as chain
 	Height           uint64 `json:"height"` // highest block carrying the stream's writes
 }
 
@@ -45,20 +47,23 @@ type StreamLine struct {
 type chunk struct {
 	start   int
 	items   []streamItem
+	bytes   int // DER bytes of items
 	results []PublishResult
+	err     error // the submission panicked (logged); results are missing
 	done    chan struct{}
 }
 
 // publishStream is POST /v1/certificates/stream: a body of any length,
 // NDJSON (StreamItem lines) or PEM, answered with NDJSON as it commits.
 //
-// The body is read in chunks of Limits.StreamChunk certificates, each
-// prechecked and submitted as soon as it is full (or the sender pauses),
-// with at most Limits.StreamInflight chunks in flight: when the ledger is
-// slower than the sender, the node stops reading and TCP pushes back, so
-// memory stays bounded however long the stream. Results are written in
-// stream order as chunks commit. What the node is too busy to take is
-// retried here for up to Limits.Write before it is answered "retry".
+// The body is read in chunks of Limits.StreamChunk certificates (or
+// StreamChunkBytes), each prechecked and submitted as soon as it is full
+// (or the sender pauses), with at most Limits.StreamInflight chunks in
+// flight: when the ledger is slower than the sender, the node stops
+// reading and TCP pushes back, so memory stays bounded however long the
+// stream. Results are written in stream order as chunks commit, one per
+// entry. What was certainly not applied (busy, no reachable leader) is
+// sent again here for up to Limits.Write before it is answered "retry".
 func (s *Server) publishStream(w http.ResponseWriter, r *http.Request) {
 	member, release, err := s.admitMember(r)
 	if err != nil {
@@ -66,11 +71,7 @@ func (s *Server) publishStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	mt, err := mediaType(r)
-	var items itemReader
-	if err == nil {
-		items, err = newItemReader(mt, r.Body)
-	}
+	items, err := s.openStream(r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -93,41 +94,80 @@ func (s *Server) publishStream(w http.ResponseWriter, r *http.Request) {
 	}()
 	enc := json.NewEncoder(w)
 	var sum StreamSummary
-	failed := false
+	var gone bool    // the client went away: write nothing more
+	var broken error // a chunk's submission failed: end with an error line
 	for c := range chunks {
 		select {
 		case <-c.done:
 		case <-ctx.Done():
 		}
-		if ctx.Err() != nil || failed {
-			failed = true
+		if gone || broken != nil || ctx.Err() != nil {
 			continue // drain, so the reader can stop
 		}
-		for i, pr := range c.results {
-			count(&sum, pr)
-			if enc.Encode(StreamResult{Index: c.start + i, PublishResult: pr}) != nil {
-				failed = true
-				break
-			}
+		if broken = c.err; broken == nil {
+			gone = st.writeChunk(enc, rc, c, &sum) != nil
 		}
-		if !failed && rc.Flush() != nil {
-			failed = true
-		}
-		if failed {
+		if gone || broken != nil {
 			cancel()
 			_ = rc.SetReadDeadline(time.Now()) // unblock a body read in progress
 		}
 	}
 	<-readDone
-	if failed {
-		return
-	}
-	if st.err != nil {
-		p := problemFor(st.err)
+	switch {
+	case gone:
+	case broken != nil || st.err != nil:
+		p := problemFor(cmp.Or(broken, st.err))
 		_ = enc.Encode(StreamLine{Error: &p})
-		return
+	default:
+		_ = enc.Encode(StreamLine{Summary: &sum})
 	}
-	_ = enc.Encode(StreamLine{Summary: &sum})
+}
+
+// openStream returns the entries of a publish stream, after reading the
+// first one: reading sends "100 Continue" to a client that waits for it
+// (curl does for bodies over 1 MiB), and a stream broken at its first
+// entry is answered with a problem document rather than a 200.
+func (s *Server) openStream(r *http.Request) (itemReader, error) {
+	mt, err := mediaType(r)
+	if err != nil {
+		return nil, err
+	}
+	items, err := newItemReader(mt, r.Body)
+	if err != nil {
+		return nil, err
+	}
+	first, err := items.next()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("first entry: %w", err)
+	}
+	return &firstItem{it: first, err: err, rest: items}, nil
+}
+
+// firstItem is an itemReader whose first entry was read already.
+type firstItem struct {
+	it   streamItem
+	err  error // io.EOF: the stream is empty
+	done bool
+	rest itemReader
+}
+
+func (f *firstItem) next() (streamItem, error) {
+	if f.done {
+		return f.rest.next()
+	}
+	f.done = true
+	return f.it, f.err
+}
+
+// writeChunk writes a chunk's result lines and counts them.
+func (st *stream) writeChunk(enc *json.Encoder, rc *http.ResponseController, c *chunk, sum *StreamSummary) error {
+	for i, pr := range c.results {
+		count(sum, pr)
+		if err := enc.Encode(StreamResult{Index: c.start + i, PublishResult: pr}); err != nil {
+			return err
+		}
+	}
+	return rc.Flush()
 }
 
 func count(sum *StreamSummary, pr PublishResult) {
@@ -136,6 +176,8 @@ func count(sum *StreamSummary, pr PublishResult) {
 		sum.Retry++
 	case pr.State == StateRejected:
 		sum.Rejected++
+	case pr.State == StateChain:
+		sum.Chain++
 	case pr.AlreadyPublished:
 		sum.AlreadyPublished++
 	default:
@@ -158,7 +200,7 @@ type stream struct {
 // hands the chunks, in order, to the writer; it closes chunks at the end
 // of the body, on a broken stream (st.err) or when ctx ends.
 func (st *stream) read(ctx context.Context, chunks chan<- *chunk) {
-	entries := make(chan streamItem, st.s.Limits.StreamChunk)
+	entries := make(chan streamItem, min(st.s.Limits.StreamChunk, streamAhead))
 	decoded := make(chan struct{})
 	go func() {
 		defer close(decoded)
@@ -182,9 +224,15 @@ func (st *stream) read(ctx context.Context, chunks chan<- *chunk) {
 	}
 }
 
-// decode reads entries from the body into entries until the end.
+// decode reads entries from the body into entries until the end. A
+// decoder's panic (outside input reaches it) breaks the stream, logged.
 func (st *stream) decode(ctx context.Context, entries chan<- streamItem) {
 	defer close(entries)
+	defer func() {
+		if v := recover(); v != nil {
+			st.err = st.s.recovered(routeStream, v)
+		}
+	}()
 	for {
 		it, err := st.items.next()
 		if errors.Is(err, io.EOF) {
@@ -195,7 +243,7 @@ func (st *stream) decode(ctx context.Context, entries chan<- streamItem) {
 		}
 		if err != nil {
 			if ctx.Err() == nil {
-				st.err = fmt.Errorf("after %d certificates: %w", st.n, err)
+				st.err = fmt.Errorf("after %d entries: %w", st.n, err)
 			}
 			return
 		}
@@ -213,19 +261,25 @@ func (st *stream) decode(ctx context.Context, entries chan<- streamItem) {
 // its results promptly.
 const streamPause = 50 * time.Millisecond
 
-// gather takes up to StreamChunk entries, stopping early when the sender
-// pauses; an empty chunk means the stream has ended.
+// streamAhead bounds the entries decoded ahead of the chunk being
+// gathered (each at most maxStreamLine of input).
+const streamAhead = 32
+
+// gather takes up to StreamChunk entries or StreamChunkBytes of DER,
+// stopping early when the sender pauses; an empty chunk means the stream
+// has ended.
 func (st *stream) gather(ctx context.Context, entries <-chan streamItem) *chunk {
 	c := &chunk{start: st.gathered, done: make(chan struct{})}
 	defer func() { st.gathered += len(c.items) }()
 	var pause <-chan time.Time
-	for len(c.items) < st.s.Limits.StreamChunk {
+	for len(c.items) < st.s.Limits.StreamChunk && c.bytes < st.s.Limits.StreamChunkBytes {
 		select {
 		case it, ok := <-entries:
 			if !ok {
 				return c
 			}
 			c.items = append(c.items, it)
+			c.bytes += it.size()
 			if pause == nil {
 				pause = time.After(streamPause)
 			}
@@ -238,30 +292,26 @@ func (st *stream) gather(ctx context.Context, entries <-chan streamItem) *chunk 
 	return c
 }
 
-// submit publishes a chunk's certificates and fills in its results.
+// submit publishes a chunk's certificates and fills in its results. The
+// chunk's entries are let go once answered (memory is bounded by the
+// entries in flight, not by those waiting to be written).
 func (st *stream) submit(ctx context.Context, c *chunk) {
 	defer close(c.done)
-	c.results = make([]PublishResult, len(c.items))
-	var txs []certchain.Tx
-	var at []int // index in c.items of each tx
-	for i, it := range c.items {
-		if it.err != nil {
-			c.results[i] = PublishResult{State: StateRejected, Reason: it.err.Error()}
-			if it.der != nil {
-				c.results[i].ID = certchain.Sum(it.der).String()
-			}
-			continue
+	defer func() {
+		if v := recover(); v != nil {
+			c.err = st.s.recovered(routeStream, v)
 		}
-		txs = append(txs, certchain.Tx{Type: certchain.TxPublish, Submitter: st.member, Cert: it.der, Chain: it.chain, Sig: it.sig})
-		at = append(at, i)
+	}()
+	retrying := func(ctx context.Context, txs []certchain.Tx) ([]raftstore.Result, error) {
+		return st.s.submitRetrying(ctx, txs), nil
 	}
-	for j, res := range st.s.submitRetrying(ctx, txs) {
-		c.results[at[j]] = st.s.publishResult(txs[j].Cert, res)
-	}
+	c.results, _, _ = st.s.publishItems(ctx, st.member, c.items, retrying)
+	c.items = nil
 }
 
-// submitRetrying submits txs and sends again, with backoff, those the
-// node was too busy to take, for up to Limits.Write.
+// submitRetrying submits txs and sends again, with backoff, those that
+// were certainly not applied (the node was busy, or the leader was not
+// there or not reachable), for up to Limits.Write.
 func (s *Server) submitRetrying(ctx context.Context, txs []certchain.Tx) []raftstore.Result {
 	results := make([]raftstore.Result, len(txs))
 	todo := make([]int, len(txs))
@@ -277,17 +327,16 @@ func (s *Server) submitRetrying(ctx context.Context, txs []certchain.Tx) []rafts
 		res, err := s.submit(ctx, batch)
 		var again []int
 		for k, i := range todo {
-			switch {
-			case err != nil:
+			if err != nil {
 				results[i] = raftstore.Result{TxID: txs[i].ID(), Err: err}
-			default:
+			} else {
 				results[i] = res[k]
-				if errors.Is(res[k].Err, certchain.ErrBusy) {
-					again = append(again, i)
-				}
+			}
+			if notApplied(results[i].Err) {
+				again = append(again, i)
 			}
 		}
-		if len(again) == 0 || err != nil || time.Now().Add(backoff).After(deadline) {
+		if len(again) == 0 || time.Now().Add(backoff).After(deadline) {
 			return results
 		}
 		select {
@@ -297,4 +346,10 @@ func (s *Server) submitRetrying(ctx context.Context, txs []certchain.Tx) []rafts
 		}
 		todo = again
 	}
+}
+
+// notApplied reports whether err says a write was certainly not applied
+// (so sending it again cannot apply it twice, and may succeed).
+func notApplied(err error) bool {
+	return errors.Is(err, certchain.ErrBusy) || errors.Is(err, certchain.ErrNotLeader)
 }

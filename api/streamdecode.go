@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"bytes"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -12,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/certchain/certchain/certchain"
 	"github.com/certchain/certchain/validator"
 )
 
@@ -32,13 +32,28 @@ type StreamItem struct {
 // certificate with the longest chain validator.MaxChain allows fits.
 const maxStreamLine = 128 << 10
 
-// streamItem is a decoded stream entry. err, when set, is why the entry
-// cannot be published (it is answered as rejected; the stream goes on).
+// streamItem is a decoded entry of a publish body or stream: one
+// certificate of the input. err, when set, is why the entry cannot be
+// published (it is answered as rejected; the rest goes on); asChain marks
+// a CA certificate that chains others of the input (answered "chain",
+// never published).
 type streamItem struct {
-	der   []byte
-	chain [][]byte
-	sig   []byte
-	err   error
+	der     []byte
+	chain   [][]byte
+	sig     []byte
+	err     error
+	asChain bool
+	cert    *x509.Certificate // of a PEM entry, parsed once for the chain decision
+}
+
+// size is the DER bytes the entry holds (its chain is shared in a PEM
+// stream, counted anyway).
+func (it *streamItem) size() int {
+	n := len(it.der) + len(it.sig)
+	for _, c := range it.chain {
+		n += len(c)
+	}
+	return n
 }
 
 // itemReader reads the entries of a publish stream one at a time, in
@@ -50,23 +65,40 @@ type itemReader interface {
 
 // newItemReader returns the reader for a stream of media type mt.
 func newItemReader(mt string, r io.Reader) (itemReader, error) {
-	br := bufio.NewReaderSize(r, maxStreamLine)
 	switch mt {
 	case "application/x-ndjson", "application/jsonl", "application/json-seq":
-		return &ndjsonReader{r: br}, nil
+		return &ndjsonReader{r: bufio.NewReaderSize(r, maxStreamLine)}, nil
 	case "", "application/x-pem-file", "application/pem-certificate-chain", "text/plain":
-		return &pemStreamReader{r: br}, nil
+		return &pemStreamReader{blocks: newPEMBlocks(r)}, nil
 	}
 	return nil, &reasonError{kind: errMediaType, reason: "a publish stream is application/x-ndjson or application/x-pem-file, not " + mt}
 }
 
-// readLine returns the next line without its end, or io.EOF. A line
-// longer than maxStreamLine breaks the stream.
+// entryErr is why an entry of the input cannot be published, worded as
+// the ledger words a rejection ("rule: detail").
+func entryErr(rule, format string, args ...any) error {
+	return &validator.RuleError{Rule: rule, Detail: fmt.Sprintf(format, args...)}
+}
+
+// errLineTooLong: a line longer than maxStreamLine (readLine skipped the
+// rest of it).
+var errLineTooLong = errors.New("line too long")
+
+// readLine returns the next line without its end, or io.EOF. The rest of a
+// line longer than maxStreamLine is read and dropped (bounded memory),
+// and errLineTooLong returned for it.
 func readLine(r *bufio.Reader, line *int) ([]byte, error) {
 	b, err := r.ReadSlice('\n')
 	switch {
 	case errors.Is(err, bufio.ErrBufferFull):
-		return nil, fmt.Errorf("%w: line %d is longer than %d bytes", certchain.ErrInvalid, *line+1, maxStreamLine)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = r.ReadSlice('\n')
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		*line++
+		return nil, errLineTooLong
 	case errors.Is(err, io.EOF) && len(b) > 0:
 		err = nil
 	case err != nil:
@@ -85,6 +117,9 @@ type ndjsonReader struct {
 func (n *ndjsonReader) next() (streamItem, error) {
 	for {
 		b, err := readLine(n.r, &n.line)
+		if errors.Is(err, errLineTooLong) {
+			return streamItem{err: entryErr(validator.RuleDER, "line %d is longer than %d bytes", n.line, maxStreamLine)}, nil
+		}
 		if err != nil {
 			return streamItem{}, err
 		}
@@ -95,7 +130,7 @@ func (n *ndjsonReader) next() (streamItem, error) {
 		if !decodeItemFast(b, &it) {
 			it = StreamItem{}
 			if err := decodeJSON(b, &it); err != nil {
-				return streamItem{err: fmt.Errorf("line %d: %w", n.line, err)}, nil
+				return streamItem{err: entryErr(validator.RuleDER, "line %d: %v", n.line, err)}, nil
 			}
 		}
 		return decodeStreamItem(&it, n.line), nil
@@ -108,38 +143,108 @@ func decodeStreamItem(it *StreamItem, line int) streamItem {
 	one := func(p string) ([]byte, error) { return validator.DecodePEM([]byte(p)) }
 	var out streamItem
 	if out.der, out.err = one(it.Certificate); out.err != nil {
-		out.err = fmt.Errorf("line %d: certificate: %w", line, out.err)
+		out.err = entryErr(validator.RuleDER, "line %d: certificate: %s", line, reasonOf(out.err))
 		return out
 	}
 	if len(it.Chain) > validator.MaxChain {
-		out.err = fmt.Errorf("%w: line %d: %d intermediates, at most %d", certchain.ErrInvalid, line, len(it.Chain), validator.MaxChain)
+		out.err = entryErr(validator.RuleChain, "line %d: %d intermediates, at most %d", line, len(it.Chain), validator.MaxChain)
 		return out
 	}
 	for i, p := range it.Chain {
 		der, err := one(p)
 		if err != nil {
-			out.err = fmt.Errorf("line %d: chain entry %d: %w", line, i, err)
+			out.err = entryErr(validator.RuleDER, "line %d: chain entry %d: %s", line, i, reasonOf(err))
 			return out
 		}
 		out.chain = append(out.chain, der)
 	}
 	if it.Signature != "" {
 		if out.sig, out.err = base64.StdEncoding.DecodeString(it.Signature); out.err != nil {
-			out.err = fmt.Errorf("%w: line %d: signature is not base64", certchain.ErrInvalid, line)
+			out.err = entryErr(validator.RuleSignature, "line %d: signature is not base64", line)
 		}
 	}
 	return out
 }
 
-// pemStreamReader reads PEM CERTIFICATE blocks. As in a PEM publish body,
-// CA certificates are intermediates: they chain the end-entity
-// certificates that follow them and get no result of their own. Only
-// whitespace may lie between blocks.
+// reasonOf is the detail of a validator rule error (its reason without
+// the rule), or err's text.
+func reasonOf(err error) string {
+	if re, ok := errors.AsType[*validator.RuleError](err); ok {
+		return re.Detail
+	}
+	return err.Error()
+}
+
+// pemStreamReader reads the entries of a PEM stream. Every block is an
+// entry. A CA certificate immediately followed by a certificate it issued
+// (validator.Issued) is chain: it and the chain certificates right before
+// it chain the certificates after them, up to the next chain. Any other CA
+// certificate is a certificate handed in (rule "ca-cert" rejects it).
+// Deciding needs one block of look-ahead, never the whole stream.
 type pemStreamReader struct {
-	r     *bufio.Reader
-	line  int
-	chain [][]byte
-	block bytes.Buffer
+	blocks  *pemBlocks
+	chain   [][]byte // what the certificates after the last chain get
+	inChain bool     // the last entry was chain
+	ahead   *aheadItem
+}
+
+type aheadItem struct {
+	it  streamItem
+	err error
+}
+
+func (p *pemStreamReader) next() (it streamItem, err error) {
+	it, err = p.take()
+	defer func() { it.cert = nil }() // decided: let it go with the entry
+	if err != nil || it.err != nil || !it.cert.IsCA {
+		p.inChain = false
+		it.chain = chainFor(it.cert, p.chain)
+		return it, err
+	}
+	p.ahead = &aheadItem{}
+	p.ahead.it, p.ahead.err = p.blocks.entry()
+	if next := p.ahead.it.cert; p.ahead.err == nil && next != nil && validator.Issued(it.cert, next) {
+		if !p.inChain {
+			p.chain, p.inChain = nil, true
+		}
+		if len(p.chain) < validator.MaxChain {
+			p.chain = append(p.chain, it.der)
+			it.asChain = true
+			return it, nil
+		}
+		it.err = entryErr(validator.RuleChain, "more than %d chain certificates in a row", validator.MaxChain)
+		return it, nil
+	}
+	p.inChain = false
+	it.chain = chainFor(it.cert, p.chain)
+	return it, nil
+}
+
+// take returns the entry read ahead, else the next one.
+func (p *pemStreamReader) take() (streamItem, error) {
+	if a := p.ahead; a != nil {
+		p.ahead = nil
+		return a.it, a.err
+	}
+	return p.blocks.entry()
+}
+
+// pemBlocks reads PEM blocks one at a time in bounded memory, each from
+// its BEGIN line to its END line. Every BEGIN line starts an entry, so
+// nothing handed in vanishes: a block that does not decode to one
+// parsable certificate, is not ended before the next BEGIN line or the
+// end of the input, or is longer than maxStreamLine is an entry rejected
+// with rule "der". Only whitespace may lie between blocks; other text
+// breaks the input (its entries cannot be told apart).
+type pemBlocks struct {
+	r       *bufio.Reader
+	line    int
+	pending []byte // a BEGIN line that ended the block before
+	block   bytes.Buffer
+}
+
+func newPEMBlocks(r io.Reader) *pemBlocks {
+	return &pemBlocks{r: bufio.NewReaderSize(r, maxStreamLine)}
 }
 
 var (
@@ -147,53 +252,105 @@ var (
 	pemEndLine   = []byte("-----END ")
 )
 
-func (p *pemStreamReader) next() (streamItem, error) {
-	for {
-		der, err := p.nextBlock()
-		if err != nil {
-			return streamItem{}, err
-		}
-		ders, err := validator.ParsePEM(der, 1)
-		if err != nil {
-			return streamItem{err: fmt.Errorf("block ending on line %d: %w", p.line, err)}, nil
-		}
-		if c, err := validator.ParseDER(ders[0]); err == nil && c.IsCA {
-			if len(p.chain) == validator.MaxChain {
-				return streamItem{}, fmt.Errorf("%w: more than %d CA certificates in the stream", certchain.ErrInvalid, validator.MaxChain)
-			}
-			p.chain = append(p.chain, ders[0])
-			continue
-		}
-		return streamItem{der: ders[0], chain: p.chain}, nil
+// entry returns the next block as an entry: its certificate, parsed, or
+// why it is none.
+func (p *pemBlocks) entry() (streamItem, error) {
+	text, bad, err := p.nextBlock()
+	if err != nil {
+		return streamItem{}, err
 	}
+	end := p.line
+	if bad != "" {
+		return streamItem{err: entryErr(validator.RuleDER, "PEM block ending on line %d: %s", end, bad)}, nil
+	}
+	der, err := validator.DecodePEM(text)
+	if err != nil {
+		return streamItem{err: entryErr(validator.RuleDER, "PEM block ending on line %d: %s", end, strings.TrimPrefix(reasonOf(err), "PEM block 1: "))}, nil
+	}
+	c, err := validator.ParseDER(der)
+	if err != nil {
+		return streamItem{der: der, err: entryErr(validator.RuleDER, "PEM block ending on line %d: %s", end, reasonOf(err))}, nil
+	}
+	return streamItem{der: der, cert: c}, nil
 }
 
-// nextBlock returns the text of the next PEM block, BEGIN to END lines.
-func (p *pemStreamReader) nextBlock() ([]byte, error) {
+// nextBlock returns the text of the next block, BEGIN to END lines, or
+// why the block is malformed (bad); err breaks the input.
+func (p *pemBlocks) nextBlock() (text []byte, bad string, err error) {
 	p.block.Reset()
+	first, err := p.firstLine()
+	if err != nil {
+		return nil, "", err
+	}
+	p.block.Write(first)
+	p.block.WriteByte('\n')
 	for {
 		b, err := readLine(p.r, &p.line)
-		if errors.Is(err, io.EOF) && p.block.Len() > 0 {
-			return nil, fmt.Errorf("%w: PEM block not ended at line %d", certchain.ErrInvalid, p.line)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if p.block.Len() == 0 {
-			if len(bytes.TrimSpace(b)) == 0 {
-				continue
-			}
-			if !bytes.HasPrefix(bytes.TrimSpace(b), pemBeginLine) {
-				return nil, fmt.Errorf("%w: line %d is text that is not a PEM block", certchain.ErrInvalid, p.line)
-			}
-		}
-		if p.block.Len()+len(b) > maxStreamLine {
-			return nil, fmt.Errorf("%w: PEM block ending after line %d is longer than %d bytes", certchain.ErrInvalid, p.line, maxStreamLine)
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil, "not ended before the end of the input", nil
+		case errors.Is(err, errLineTooLong):
+			return p.skip(fmt.Sprintf("line %d is longer than %d bytes", p.line, maxStreamLine))
+		case err != nil:
+			return nil, "", err
+		case bytes.HasPrefix(bytes.TrimSpace(b), pemBeginLine):
+			p.pending = b
+			p.line--
+			return nil, "not ended before the next BEGIN line", nil
+		case p.block.Len()+len(b) >= maxStreamLine:
+			return p.skip(fmt.Sprintf("longer than %d bytes", maxStreamLine))
 		}
 		p.block.Write(b)
 		p.block.WriteByte('\n')
 		if bytes.HasPrefix(bytes.TrimSpace(b), pemEndLine) {
-			return p.block.Bytes(), nil
+			return p.block.Bytes(), "", nil
+		}
+	}
+}
+
+// firstLine returns the BEGIN line of the next block, skipping blank
+// lines; io.EOF at the end of the input.
+func (p *pemBlocks) firstLine() ([]byte, error) {
+	if b := p.pending; b != nil {
+		p.pending = nil
+		p.line++
+		return b, nil
+	}
+	for {
+		b, err := readLine(p.r, &p.line)
+		if errors.Is(err, errLineTooLong) {
+			return nil, fmt.Errorf("%w: line %d is longer than %d bytes and not part of a PEM block", errTooLarge, p.line, maxStreamLine)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if t := bytes.TrimSpace(b); len(t) > 0 {
+			if !bytes.HasPrefix(t, pemBeginLine) {
+				return nil, entryErr(validator.RuleDER, "line %d is text that is not a PEM block", p.line)
+			}
+			return b, nil
+		}
+	}
+}
+
+// skip drops the rest of an oversized block, up to its END line (or the
+// next BEGIN line, or the end), and returns why it is rejected.
+func (p *pemBlocks) skip(why string) (text []byte, bad string, err error) {
+	for {
+		b, err := readLine(p.r, &p.line)
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil, why, nil
+		case errors.Is(err, errLineTooLong):
+			continue
+		case err != nil:
+			return nil, "", err
+		case bytes.HasPrefix(bytes.TrimSpace(b), pemBeginLine):
+			p.pending = b
+			p.line--
+			return nil, why, nil
+		case bytes.HasPrefix(bytes.TrimSpace(b), pemEndLine):
+			return nil, why, nil
 		}
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/certchain/certchain/validator"
 	"github.com/certchain/certchain/validator/validatortest"
 )
 
@@ -42,24 +44,31 @@ func TestStreamDecode(t *testing.T) {
 		b, _ := jsonLine(StreamItem{Certificate: cert, Chain: chain})
 		return b
 	}
+	caDevice := string(n.SelfSigned(t, validatortest.WithCA()).PEM())
 	for _, tc := range []struct {
 		name, mt, body string
 		items          int
 		bad            []int // entries answered as rejected
+		chain          []int // entries taken as chain
 		broken         bool  // the stream ends with an error
 	}{
-		{"pem/two", "application/x-pem-file", dev + "\n" + dev2, 2, nil, false},
-		{"pem/intermediate-chains-later-leaf", "", interPEM + leaf, 1, nil, false},
-		{"pem/bad-base64-is-one-rejection", "", dev + "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n" + dev2, 3, []int{1}, false},
-		{"pem/key-block-rejected", "", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" + dev, 2, []int{0}, false},
-		{"pem/text-breaks-stream", "", dev + "subject=CN=x\n" + dev2, 1, nil, true},
-		{"pem/unterminated", "", dev + "-----BEGIN CERTIFICATE-----\nAAAA\n", 1, nil, true},
-		{"pem/huge-block", "", "-----BEGIN CERTIFICATE-----\n" + strings.Repeat(strings.Repeat("A", 64)+"\n", 3000), 0, nil, true},
-		{"ndjson/two-and-blank", "application/x-ndjson", line(dev) + "\n" + line(dev2), 2, nil, false},
-		{"ndjson/chain", "application/x-ndjson", line(leaf, interPEM), 1, nil, false},
-		{"ndjson/bad-json-one-rejection", "application/x-ndjson", line(dev) + "{not json}\n" + `{"certificate":"x","extra":1}` + "\n" + line(dev2), 4, []int{1, 2}, false},
-		{"ndjson/too-long-line", "application/x-ndjson", line(dev) + strings.Repeat("x", maxStreamLine+10) + "\n", 1, nil, true},
-		{"ndjson/too-many-intermediates", "application/x-ndjson", line(leaf, interPEM, interPEM, interPEM, interPEM, interPEM, interPEM, interPEM, interPEM, interPEM), 1, []int{0}, false},
+		{"pem/two", "application/x-pem-file", dev + "\n" + dev2, 2, nil, nil, false},
+		{"pem/intermediate-chains-later-leaf", "", interPEM + leaf, 2, nil, []int{0}, false},
+		{"pem/root-intermediate-leaf", "", string(validatortest.PEM(n.CA.Cert.Raw)) + interPEM + leaf + leaf, 4, nil, []int{0, 1}, false},
+		{"pem/ca-device-is-handed-in", "", caDevice + dev, 2, nil, nil, false},
+		{"pem/ca-last-is-handed-in", "", dev + interPEM, 2, nil, nil, false},
+		{"pem/bad-base64-is-one-rejection", "", dev + "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n" + dev2, 3, []int{1}, nil, false},
+		{"pem/key-block-rejected", "", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" + dev, 2, []int{0}, nil, false},
+		{"pem/text-breaks-stream", "", dev + "subject=CN=x\n" + dev2, 1, nil, nil, true},
+		{"pem/unterminated-at-end", "", dev + "-----BEGIN CERTIFICATE-----\nAAAA\n", 2, []int{1}, nil, false},
+		{"pem/unterminated-before-next", "", "-----BEGIN CERTIFICATE-----\nAAAA\n" + dev, 2, []int{0}, nil, false},
+		{"pem/huge-block", "", "-----BEGIN CERTIFICATE-----\n" + strings.Repeat(strings.Repeat("A", 64)+"\n", 3000) + "-----END CERTIFICATE-----\n" + dev, 2, []int{0}, nil, false},
+		{"pem/huge-line-outside-block", "", strings.Repeat("x", maxStreamLine+10) + "\n" + dev, 0, nil, nil, true},
+		{"ndjson/two-and-blank", "application/x-ndjson", line(dev) + "\n" + line(dev2), 2, nil, nil, false},
+		{"ndjson/chain", "application/x-ndjson", line(leaf, interPEM), 1, nil, nil, false},
+		{"ndjson/bad-json-one-rejection", "application/x-ndjson", line(dev) + "{not json}\n" + `{"certificate":"x","extra":1}` + "\n" + line(dev2), 4, []int{1, 2}, nil, false},
+		{"ndjson/too-long-line-one-rejection", "application/x-ndjson", line(dev) + strings.Repeat("x", 3*maxStreamLine) + "\n" + line(dev2), 3, []int{1}, nil, false},
+		{"ndjson/too-many-intermediates", "application/x-ndjson", line(leaf, interPEM, interPEM, interPEM, interPEM, interPEM, interPEM, interPEM, interPEM, interPEM), 1, []int{0}, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			items, err := readAll(t, tc.mt, tc.body)
@@ -67,12 +76,12 @@ func TestStreamDecode(t *testing.T) {
 				t.Fatalf("%d entries, error %v; want %d entries, broken %v", len(items), err, tc.items, tc.broken)
 			}
 			for i, it := range items {
-				bad := false
-				for _, b := range tc.bad {
-					bad = bad || b == i
+				bad, chain := slices.Contains(tc.bad, i), slices.Contains(tc.chain, i)
+				if (it.err != nil) != bad || (it.err == nil && it.der == nil) || it.asChain != chain {
+					t.Fatalf("entry %d: err %v, chain %v; want rejected %v, chain %v", i, it.err, it.asChain, bad, chain)
 				}
-				if (it.err != nil) != bad || (it.err == nil && it.der == nil) {
-					t.Fatalf("entry %d: err %v, want rejected %v", i, it.err, bad)
+				if bad && !ruleNamed(it.err.Error()) {
+					t.Fatalf("entry %d: reason %q names no rule", i, it.err)
 				}
 			}
 		})
@@ -229,3 +238,19 @@ func FuzzDecodeStreamLine(f *testing.F) {
 		}
 	})
 }
+
+// ruleNamed reports whether a rejection reason starts with a validator
+// rule slug ("rule: detail").
+func ruleNamed(reason string) bool {
+	rule, _, ok := strings.Cut(reason, ": ")
+	return ok && slices.Contains(ruleSlugs, rule)
+}
+
+var ruleSlugs = []string{validator.RuleDER, validator.RuleKeyAlgorithm, validator.RuleSignatureAlgorithm, validator.RuleValidity,
+	validator.RuleExpired, validator.RuleNotYetValid, validator.RuleValidityTooLong, validator.RuleCriticalExtension,
+	validator.RuleNetworkID, validator.RuleCACert, validator.RuleIdentity, validator.RuleSelfSignature, validator.RuleChain,
+	validator.RuleTxType, validator.RuleNode, validator.RuleReason, validator.RuleNotMember, validator.RuleRole,
+	validator.RuleUnauthorized, validator.RuleNotFound, validator.RuleAlreadyPublished, validator.RuleDuplicateIdentity,
+	validator.RuleIdentityMismatch, validator.RuleCAMismatch, validator.RuleState, validator.RuleKeyBlocked,
+	validator.RuleNamespace, validator.RuleOwnerProof, validator.RuleReplay, validator.RuleMember, validator.RuleSignature,
+	validator.RuleTooMany}

@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,6 +17,13 @@ type Forwarder interface {
 	// leader and returns the Raft index they were applied at.
 	ForwardObjects(ctx context.Context, leaderAPI string, encoded []byte) (uint64, error)
 }
+
+// ErrNotApplied: a forwarded write provably never reached the leader (the
+// follower could not connect to it); nothing of it was applied, and
+// sending it again is safe. Errors of this kind also match
+// certchain.ErrNotLeader (the leader this node knows is not reachable).
+// Compare ErrOutcomeUnknown, for a write that may have been applied.
+var ErrNotApplied = errors.New("not applied: the leader could not be reached")
 
 // leaderWait bounds how long a follower waits for an election before it
 // answers that there is no leader, and for its own log to reach a

@@ -2,6 +2,7 @@ package validator
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 )
@@ -87,17 +88,59 @@ func nextBlock(data []byte, i int) (der, rest []byte, err error) {
 	return block.Bytes, rest, nil
 }
 
-// SplitChain separates CA certificates (the intermediates that chain the
-// others) from the end-entity certificates, keeping order. What does not
-// parse counts as an end entity, to be rejected with its reason when
-// published.
+// SplitChain separates the chain of a bundle (ChainOf) from the
+// certificates handed in, keeping order. What does not parse is a
+// certificate handed in, to be rejected with its reason when published.
 func SplitChain(ders [][]byte) (leaves, chain [][]byte) {
-	for _, d := range ders {
-		if c, err := ParseDER(d); err == nil && c.IsCA {
-			chain = append(chain, d)
+	certs := make([]*x509.Certificate, len(ders))
+	for i, d := range ders {
+		certs[i], _ = ParseDER(d)
+	}
+	for i, isChain := range ChainOf(certs) {
+		if isChain {
+			chain = append(chain, ders[i])
 		} else {
-			leaves = append(leaves, d)
+			leaves = append(leaves, ders[i])
 		}
 	}
 	return leaves, chain
+}
+
+// ChainOf reports, for each certificate of a bundle (nil: one that does
+// not parse), whether it is chain: a CA certificate that issued another
+// certificate of the bundle (Issued). Any other CA certificate is a
+// certificate handed in, which rule "ca-cert" rejects: a CA certificate is
+// never silently taken as chain when it chains nothing (`openssl req
+// -x509` makes self-signed certificates with CA:TRUE).
+func ChainOf(certs []*x509.Certificate) []bool {
+	byIssuer := make(map[string][]*x509.Certificate)
+	for _, c := range certs {
+		if c != nil && !bytes.Equal(c.RawIssuer, c.RawSubject) {
+			byIssuer[string(c.RawIssuer)] = append(byIssuer[string(c.RawIssuer)], c)
+		}
+	}
+	out := make([]bool, len(certs))
+	for i, ca := range certs {
+		if ca == nil || !ca.IsCA {
+			continue
+		}
+		for _, c := range byIssuer[string(ca.RawSubject)] {
+			if c != ca && Issued(ca, c) {
+				out[i] = true
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Issued reports whether c names ca as its issuer: c is not self-issued,
+// its issuer is ca's subject, and where both carry key identifiers, c's
+// authority key ID is ca's subject key ID (RFC 5280 §4.2.1.1). Signatures
+// are not checked here: rule "chain" verifies them for what is published.
+func Issued(ca, c *x509.Certificate) bool {
+	if bytes.Equal(c.RawIssuer, c.RawSubject) || !bytes.Equal(c.RawIssuer, ca.RawSubject) {
+		return false
+	}
+	return len(c.AuthorityKeyId) == 0 || len(ca.SubjectKeyId) == 0 || bytes.Equal(c.AuthorityKeyId, ca.SubjectKeyId)
 }

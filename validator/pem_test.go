@@ -3,6 +3,7 @@ package validator_test
 import (
 	"bytes"
 	"encoding/pem"
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,6 +76,49 @@ func TestDecodePEM(t *testing.T) {
 			_, err := validator.DecodePEM([]byte(tc.in))
 			if (err == nil) != tc.ok {
 				t.Fatalf("DecodePEM: %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestSplitChain(t *testing.T) {
+	n := vt.NewNetwork(t)
+	inter := n.Intermediate(t, n.CA)
+	leaf := n.Leaf(t, inter)
+	caDevice := n.SelfSigned(t, vt.WithCA()) // `openssl req -x509`: self-signed, CA:TRUE
+	sameName := n.Root(t, vt.CA, vt.KeyP256) // n.CA's subject, another key
+	sameNameDevice := n.SelfSigned(t, vt.WithCA(), vt.WithSubject(caDevice.Cert.Subject))
+	dev := n.SelfSigned(t)
+	for _, tc := range []struct {
+		name string
+		in   [][]byte
+		want []bool // chain or not, per certificate
+	}{
+		{"intermediate-before-leaf", [][]byte{inter.Cert.Raw, leaf.DER}, []bool{true, false}},
+		{"intermediate-after-leaf", [][]byte{leaf.DER, inter.Cert.Raw}, []bool{false, true}},
+		{"root-intermediate-leaf", [][]byte{n.CA.Cert.Raw, inter.Cert.Raw, leaf.DER}, []bool{true, true, false}},
+		{"ca-alone-is-handed-in", [][]byte{caDevice.DER}, []bool{false}},
+		{"ca-devices-with-one-name", [][]byte{caDevice.DER, sameNameDevice.DER}, []bool{false, false}},
+		{"intermediate-issuing-nothing", [][]byte{inter.Cert.Raw, dev.DER}, []bool{false, false}},
+		{"same-name-other-key", [][]byte{sameName.Cert.Raw, inter.Cert.Raw}, []bool{false, false}},
+		{"unparsable", [][]byte{{0x30, 0x00}, inter.Cert.Raw}, []bool{false, false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leaves, chain := validator.SplitChain(tc.in)
+			var wantLeaves, wantChain int
+			for i, isChain := range tc.want {
+				got := slices.ContainsFunc(chain, func(d []byte) bool { return bytes.Equal(d, tc.in[i]) })
+				if got != isChain {
+					t.Errorf("certificate %d: chain %v, want %v", i, got, isChain)
+				}
+				if isChain {
+					wantChain++
+				} else {
+					wantLeaves++
+				}
+			}
+			if len(leaves) != wantLeaves || len(chain) != wantChain {
+				t.Fatalf("%d leaves, %d chain; want %d, %d", len(leaves), len(chain), wantLeaves, wantChain)
 			}
 		})
 	}

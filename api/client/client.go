@@ -1,10 +1,12 @@
 // Package client is the Go client of a certchain node's REST API: the
 // CLI uses it, and so can a factory line's own tooling.
 //
-// Every error the node answers is a *Error carrying its problem document.
+// Every error the node answers is a *Error carrying its problem document
+// (Error.NotApplied says whether the node knows nothing was applied).
 // Requests with a body in memory are sent again, honouring Retry-After,
-// while the node answers 429 (too many requests) or 503 (busy, no
-// leader), for up to Client.RetryFor. A publish stream cannot be replayed
+// while the node answers 429 (too many requests) or 503 (busy, no leader,
+// leader not reachable: not-applied; outcome-unknown), for up to
+// Client.RetryFor. A publish stream cannot be replayed
 // by the client (its items come from the caller once): PublishStream
 // returns the *Error, and the caller sends what got no result again after
 // Error.RetryAfter (publish is idempotent).
@@ -73,6 +75,20 @@ func (e *Error) Temporary() bool {
 		return true
 	}
 	return false
+}
+
+// NotApplied reports whether the node knows the request changed nothing:
+// it refused it (4xx), it was busy, or the write never reached the
+// leader (not-applied, not-leader). Sending it again cannot apply it
+// twice. Other 5xx answers (outcome-unknown, timeout, internal) may have
+// been applied: a write sent again then is answered as already done
+// (publish is idempotent; a repeated status change gets a state verdict).
+func (e *Error) NotApplied() bool {
+	switch strings.TrimPrefix(e.Type, "urn:certchain:problem:") {
+	case "not-applied", "not-leader", "busy", "too-many-requests":
+		return true
+	}
+	return e.Status >= 400 && e.Status < 500
 }
 
 // Do sends a request and decodes the JSON answer into out (nil: discard;
@@ -202,7 +218,7 @@ func (c *Client) Publish(ctx context.Context, pemBody []byte) (*api.PublishRespo
 		}
 		req := map[string][]string{"certificates": certs, "chain": chain}
 		for _, p := range certs {
-			it := api.StreamItem{Certificate: p, Chain: chain}
+			it := api.StreamItem{Certificate: p, Chain: chainFor(p, chain)}
 			if err := c.Signer.signItem(&it); err != nil {
 				return nil, err
 			}

@@ -36,3 +36,27 @@ func TestErrorTemporary(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorNotApplied(t *testing.T) {
+	for _, tc := range []struct {
+		slug   string
+		status int
+		want   bool
+	}{
+		{"not-applied", 503, true},
+		{"not-leader", 503, true},
+		{"busy", 503, true},
+		{"too-many-requests", 429, true},
+		{"invalid", 422, true},
+		{"too-large", 413, true},
+		{"outcome-unknown", 503, false},
+		{"timeout", 504, false},
+		{"internal", 500, false},
+	} {
+		e := &Error{}
+		e.Type, e.Status = "urn:certchain:problem:"+tc.slug, tc.status
+		if e.NotApplied() != tc.want {
+			t.Errorf("%s (%d): NotApplied() = %v, want %v", tc.slug, tc.status, !tc.want, tc.want)
+		}
+	}
+}

@@ -1,8 +1,10 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
@@ -100,8 +102,9 @@ func (c *Client) DoHeaders(ctx context.Context, method, path, contentType string
 }
 
 // splitBundle splits a PEM bundle exactly as the node splits a publish
-// body (validator.SplitChain: CA certificates are the chain), so that the
-// transactions the client signs are the ones the node makes.
+// body (validator.SplitChain: CA certificates that issued another of the
+// bundle are the chain), so that the transactions the client signs are the
+// ones the node makes (with chainFor).
 func splitBundle(pemBody []byte) (certs, chain []string, err error) {
 	ders, err := validator.ParsePEM(pemBody, math.MaxInt)
 	if err != nil {
@@ -116,4 +119,17 @@ func splitBundle(pemBody []byte) (certs, chain []string, err error) {
 		return out
 	}
 	return enc(leaves), enc(ca), nil
+}
+
+// chainFor is the chain the node publishes certificate p of a bundle with
+// (as api does): none for a self-signed (self-issued) certificate.
+func chainFor(p string, chain []string) []string {
+	der, err := pemDER(p)
+	if err != nil || len(chain) == 0 {
+		return chain
+	}
+	if c, err := x509.ParseCertificate(der); err == nil && bytes.Equal(c.RawIssuer, c.RawSubject) {
+		return nil
+	}
+	return chain
 }
