@@ -35,7 +35,7 @@ func (s *Server) ocspDelegateRequest(w http.ResponseWriter, _ *http.Request) {
 // key (one PEM certificate; the ledger checks it, see validator's
 // ocsp-delegate rule).
 func (s *Server) ocspDelegate(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r, s.Limits.OtherBody)
+	body, err := s.readBody(w, r, s.Limits.OtherBody)
 	var ders [][]byte
 	if err == nil {
 		ders, err = validator.ParsePEM(body, 1)

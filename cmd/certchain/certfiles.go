@@ -206,18 +206,22 @@ func certItem(path string, der []byte, where string) item {
 }
 
 // splitChain takes out of items the CA certificates that issued another
-// certificate of the file: they chain the others, as the node takes a CA
-// certificate of a bundle as chain only when it issues another one. Each
-// certificate gets the path up to its root among them. A CA certificate
-// that issued none stays an entry (the node rejects it: rule ca-cert).
+// certificate of the file (validator.ChainOf, the rule the node applies to
+// a bundle): they chain the others. Each certificate gets the path up to
+// its root among them. A CA certificate that issued none stays an entry
+// (the node rejects it: rule ca-cert).
 func splitChain(items []item) []item {
+	certs := make([]*x509.Certificate, len(items))
+	for i, it := range items {
+		certs[i] = it.cert
+	}
 	var cas, out []item
-	for _, it := range items {
-		if it.cert != nil && it.cert.IsCA && issuerOfAny(it.cert, items) {
-			cas = append(cas, it)
-			continue
+	for i, isChain := range validator.ChainOf(certs) {
+		if isChain {
+			cas = append(cas, items[i])
+		} else {
+			out = append(out, items[i])
 		}
-		out = append(out, it)
 	}
 	for i := range out {
 		if out[i].cert != nil {
@@ -227,25 +231,11 @@ func splitChain(items []item) []item {
 	return out
 }
 
-// issuerOfAny reports whether ca issued another certificate of items.
-func issuerOfAny(ca *x509.Certificate, items []item) bool {
-	for _, it := range items {
-		if it.cert != nil && it.cert != ca && issued(ca, it.cert) {
-			return true
-		}
-	}
-	return false
-}
-
-func issued(ca, c *x509.Certificate) bool {
-	return bytes.Equal(c.RawIssuer, ca.RawSubject) && c.CheckSignatureFrom(ca) == nil
-}
-
 // chainOf is c's issuer among cas, its issuer's issuer, and so on.
 func chainOf(c *x509.Certificate, cas []item) [][]byte {
 	var chain [][]byte
 	for len(chain) < validator.MaxChain {
-		next := slices.IndexFunc(cas, func(ca item) bool { return ca.cert != c && issued(ca.cert, c) })
+		next := slices.IndexFunc(cas, func(ca item) bool { return ca.cert != c && validator.Issued(ca.cert, c) })
 		if next < 0 || slices.ContainsFunc(chain, func(d []byte) bool { return bytes.Equal(d, cas[next].der) }) {
 			break
 		}
