@@ -22,11 +22,11 @@ run: build
 ## (ACME client end to end tests), and the relying parties of the OCSP tests:
 ## nginx, curl, gnutls-cli, strongSwan's charon and swanctl with its curl
 ## fetcher (OCSP) and kernel-libipsec (ESP in user space) plugins, ip (network
-## namespaces). Each entry is FILE:PACKAGE (a command or a file); missing ones
-## are installed.
+## namespaces), jq (the README's commands, run by TestREADME). Each entry is
+## FILE:PACKAGE (a command or a file); missing ones are installed.
 SWPLUGINS := /usr/lib/ipsec/plugins/libstrongswan
 TOOLS := gcc:gcc openssl:openssl certbot:certbot lego:lego dehydrated:dehydrated \
-	nginx:nginx curl:curl gnutls-cli:gnutls-bin ip:iproute2 \
+	nginx:nginx curl:curl gnutls-cli:gnutls-bin ip:iproute2 jq:jq \
 	/usr/lib/ipsec/charon:strongswan-charon swanctl:strongswan-swanctl \
 	$(SWPLUGINS)-curl.so:libstrongswan-extra-plugins $(SWPLUGINS)-kernel-libipsec.so:libcharon-extra-plugins
 tools:

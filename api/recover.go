@@ -60,7 +60,7 @@ func (s *Server) recoverWrite(w *statusWriter, route string, err error) {
 		writeProblem(w, p)
 	case strings.HasPrefix(w.Header().Get("Content-Type"), "application/x-ndjson"):
 		p := problemFor(err)
-		_ = json.NewEncoder(w).Encode(StreamLine{Error: &p})
+		_ = json.NewEncoder(w).Encode(streamEnd{Error: &p})
 		_ = http.NewResponseController(w).Flush()
 	default:
 		panic(http.ErrAbortHandler)

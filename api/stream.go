@@ -43,6 +43,13 @@ type StreamLine struct {
 	Error   *Problem       `json:"error,omitempty"`
 }
 
+// streamEnd is how the last line of a stream's answer is written:
+// {"summary":{…}} or {"error":{…}}, without a result's fields.
+type streamEnd struct {
+	Summary *StreamSummary `json:"summary,omitempty"`
+	Error   *Problem       `json:"error,omitempty"`
+}
+
 // chunk is a run of consecutive stream entries submitted together.
 type chunk struct {
 	start   int
@@ -117,9 +124,9 @@ func (s *Server) publishStream(w http.ResponseWriter, r *http.Request) {
 	case gone:
 	case broken != nil || st.err != nil:
 		p := problemFor(cmp.Or(broken, st.err))
-		_ = enc.Encode(StreamLine{Error: &p})
+		_ = enc.Encode(streamEnd{Error: &p})
 	default:
-		_ = enc.Encode(StreamLine{Summary: &sum})
+		_ = enc.Encode(streamEnd{Summary: &sum})
 	}
 }
 
