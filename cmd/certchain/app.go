@@ -43,8 +43,9 @@ type App struct {
 	// acmeClock is the ACME server's clock; nil: time.Now (tests move it).
 	acmeClock func() time.Time
 	stop      context.CancelFunc // ends the App's background work
-	// small shrinks Badger's memory and raftTimeout speeds up elections
-	// (tests run several nodes on loopback).
+	// small shrinks Badger's memory and raftTimeout, when set, replaces
+	// the configured Raft heartbeat, election and lease timeouts (tests
+	// speed up a single node's first election with it).
 	small       bool
 	raftTimeout time.Duration
 }
@@ -130,7 +131,7 @@ func (a *App) nodeConfig(reg prometheus.Registerer) raftstore.Config {
 	cfg := raftstore.Config{
 		ID: c.NodeID, Dir: c.DataDir, RaftAddr: c.RaftAddr, RaftAdvertise: c.RaftAdvertise, API: a.APIURL,
 		Genesis: a.creds.genesis, Bootstrap: c.Join == "" && (c.Bootstrap || c.Dev()),
-		SmallMemory: a.small, RaftTimeout: a.raftTimeout, Logger: a.Logger, Registerer: reg, OnApply: a.refreshOCSP,
+		SmallMemory: a.small, Timeouts: a.raftTimeouts(), Logger: a.Logger, Registerer: reg, OnApply: a.refreshOCSP,
 		MaxPending: c.MaxPending,
 		Forwarder:  &api.Forwarder{Client: a.nodeClient(), NodeID: c.NodeID},
 	}
@@ -138,6 +139,14 @@ func (a *App) nodeConfig(reg prometheus.Registerer) raftstore.Config {
 		cfg.RaftTLS = &raftstore.RaftTLS{Cert: a.creds.node, CA: a.creds.nodeCA}
 	}
 	return cfg
+}
+
+func (a *App) raftTimeouts() raftstore.RaftTimeouts {
+	t := a.Config.RaftTimeouts()
+	if a.raftTimeout > 0 {
+		t.Heartbeat, t.Election, t.LeaderLease = a.raftTimeout, a.raftTimeout, a.raftTimeout
+	}
+	return t
 }
 
 // nodeClient is the HTTPS client a node uses towards other nodes: its own
