@@ -121,7 +121,10 @@ type Server struct {
 	// URLs (in GET /v1/network).
 	ResponderPEM []byte
 	OCSPURLs     []string
-	Logger       *slog.Logger
+	// Peers probes the other nodes for GET /v1/cluster. Nil: they are
+	// listed as not probed (never as reachable).
+	Peers  *Peers
+	Logger *slog.Logger
 	// Now is the clock used for derived statuses (expired). Nil: time.Now.
 	Now func() time.Time
 
@@ -236,6 +239,7 @@ func (s *Server) router() http.Handler {
 		r.Get("/blocks/{height}", s.block)
 		r.Get("/blocks/{height}/raw", s.rawBlock)
 		r.Get("/cluster", s.clusterView)
+		r.Get("/cluster/self", s.clusterSelf)
 		r.Post("/cluster/nodes", s.nodeAdd)
 		r.Delete("/cluster/nodes/{id}", s.nodeRemove)
 		r.Get("/whoami", s.whoami)

@@ -50,6 +50,11 @@ type App struct {
 	raftTimeout time.Duration
 }
 
+// peerProbeEvery is how often a node asks the others how they are doing
+// (GET /v1/cluster/self), so `cluster status` knows each one's last
+// contact.
+const peerProbeEvery = 2 * time.Second
+
 // credentials are what a node proves and trusts.
 type credentials struct {
 	genesis   *certchain.Genesis
@@ -97,6 +102,8 @@ func (a *App) Start(ctx context.Context) error {
 	srv.Limits.Publishes, srv.Limits.MemberRate, srv.Limits.MemberBurst = a.Config.MaxPublishes, a.Config.MemberRate, a.Config.MemberBurst
 	srv.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	srv.OCSP, srv.ResponderPEM, srv.OCSPURLs = responder, responder.ResponderPEM(), a.ocspURLs()
+	srv.Peers = &api.Peers{Client: a.nodeClient()}
+	go srv.Peers.Watch(bg, peerProbeEvery, a.Node.Servers, a.Node.Status)
 	if a.acme, err = a.startACME(reg); err != nil {
 		closeAll()
 		return err
