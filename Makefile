@@ -6,7 +6,7 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 
-.PHONY: all build run test bench bench-unit bench-cluster bench-publish bench-ocsp bench-acme fuzz lint verify clean tools cluster cluster-stop chaos
+.PHONY: all build run test test-stress bench bench-unit bench-cluster bench-failover bench-steady bench-publish bench-ocsp bench-acme fuzz lint verify clean tools cluster cluster-stop chaos
 
 all: build
 
@@ -39,6 +39,17 @@ test: tools
 	$(GO) vet $(PKGS)
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 14m $(PKGS)
 
+## test-stress: the packages that run clusters and whole nodes (STRESS_PKGS) under the race
+## detector while STRESS_LOAD busy loops (`yes`, same nice level as the tests; default one
+## per core) keep the machine loaded, as a shared CI machine is; the loops end with the run
+STRESS_PKGS ?= ./raftstore ./cmd/certchain ./ocsp
+STRESS_LOAD ?= $(shell nproc)
+test-stress: tools
+	@pids=""; for i in $$(seq $(STRESS_LOAD)); do yes >/dev/null & pids="$$pids $$!"; done; \
+	trap 'kill $$pids 2>/dev/null' EXIT INT TERM; \
+	echo "test-stress: $(STRESS_LOAD) busy loops (pids$$pids) while testing $(STRESS_PKGS)"; \
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m $(STRESS_PKGS)
+
 ## cluster: three nodes on loopback (./cluster/node{1,2,3}); cluster-stop stops them
 cluster: build
 	deploy/local-cluster.sh start
@@ -53,12 +64,16 @@ chaos:
 
 ## bench: every benchmark (figures go to BENCHMARKS.md); installs wrk when missing.
 ##   bench-unit     component benchmarks, BENCHCOUNT runs each
-##   bench-cluster  one-node and three-node commit throughput, leader failover
+##   bench-cluster  one-node and three-node commit throughput
+##   bench-failover kill -9 of the leader of three node processes under load, FAILOVER_KILLS
+##                  times (default 20): median and worst time to the first committed write
+##   bench-steady   STEADY (default 10m) of steady writes on three node processes: elections
+##                  and leader changes (none expected)
 ##   bench-publish  bulk publish streams to node processes: one node 100k, three nodes,
 ##                  and 1M (node RSS, data size, then OCSP/status), BENCHCOUNT runs
 ##   bench-ocsp     OCSP over loopback with wrk, 10k and 1M certificates, vs a bare handler
 ##   bench-acme     whole ACME orders (x/crypto/acme, http-01, finalize onto the ledger)
-bench: bench-unit bench-cluster bench-publish bench-ocsp bench-acme
+bench: bench-unit bench-cluster bench-failover bench-steady bench-publish bench-ocsp bench-acme
 
 bench-unit:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./certchain ./validator ./internal/... ./ocsp ./api ./acme
@@ -67,7 +82,14 @@ bench-unit:
 bench-cluster:
 	$(GO) test -run '^$$' -bench 'BenchmarkPublish' -benchtime 5000x -count $(BENCHCOUNT) ./raftstore
 	$(GO) test -run '^$$' -bench 'BenchmarkCluster' -benchtime 6000x -count 3 -timeout 60m ./raftstore
-	$(GO) test -run '^$$' -bench 'BenchmarkFailover' -benchtime 5x -v -timeout 60m ./raftstore
+
+FAILOVER_KILLS ?= 20
+bench-failover:
+	CERTCHAIN_FAILOVER_KILLS=$(FAILOVER_KILLS) $(GO) test -run '^$$' -bench 'BenchmarkFailover' -benchtime 1x -v -timeout 60m ./cmd/certchain
+
+STEADY ?= 10m
+bench-steady:
+	CERTCHAIN_STEADY=$(STEADY) $(GO) test -run '^$$' -bench 'BenchmarkSteadyLoad' -benchtime 1x -v -timeout 0 ./cmd/certchain
 
 bench-publish:
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }

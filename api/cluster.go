@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/certchain/certchain/certchain"
 	"github.com/certchain/certchain/raftstore"
@@ -12,6 +13,8 @@ import (
 // Cluster is the node's side of the Raft cluster (raftstore.Node).
 type Cluster interface {
 	Servers() ([]raftstore.Server, error)
+	// Status is what the node says about itself.
+	Status() raftstore.Status
 	// SubmitLocal submits on this node without forwarding (the leader's
 	// end of a forwarded write).
 	SubmitLocal(ctx context.Context, txs []certchain.Tx) ([]raftstore.Result, error)
@@ -29,11 +32,15 @@ type NodeJoin struct {
 }
 
 // ClusterView is GET /v1/cluster: Raft's configuration as this node sees
-// it and the validator set the ledger records.
+// it, how each server answered this node's probe, and the validator set
+// the ledger records.
 type ClusterView struct {
-	Node    string                  `json:"node"`
-	Height  uint64                  `json:"height"`
-	Servers []raftstore.Server      `json:"servers"`
+	Node   string `json:"node"`
+	Height uint64 `json:"height"`
+	// Time is the asked node's clock when it answered (last contacts are
+	// relative to it).
+	Time    time.Time               `json:"time"`
+	Servers []ServerStatus          `json:"servers"`
 	Ledger  []*certchain.NodeRecord `json:"ledger_nodes"`
 }
 
@@ -51,7 +58,7 @@ type ForwardResult struct {
 	Kind  string `json:"kind,omitempty"`
 }
 
-func (s *Server) clusterView(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) clusterView(w http.ResponseWriter, r *http.Request) {
 	servers, err := s.Cluster.Servers()
 	if err != nil {
 		writeError(w, err)
@@ -62,7 +69,17 @@ func (s *Server) clusterView(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ClusterView{Node: s.NodeID, Height: s.Reader.Head().Height, Servers: servers, Ledger: nodes})
+	peers := s.Peers
+	if peers == nil {
+		peers = &Peers{} // probes nothing: the others show as not probed
+	}
+	statuses := peers.Probe(r.Context(), s.Cluster.Status(), servers)
+	writeJSON(w, http.StatusOK, ClusterView{Node: s.NodeID, Height: s.Reader.Head().Height, Time: s.Now(), Servers: statuses, Ledger: nodes})
+}
+
+// clusterSelf is GET /v1/cluster/self: what this node says about itself.
+func (s *Server) clusterSelf(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.Cluster.Status())
 }
 
 func (s *Server) nodeAdd(w http.ResponseWriter, r *http.Request) {

@@ -126,4 +126,19 @@
 // Raft log, see raftstore), the pending queue (MaxPending) and the OCSP
 // cache. TestHostileBodiesStayInBudget holds bodies in the node at the
 // worst moment and measures the live heap.
+//
+// # Cluster status
+//
+// GET /v1/cluster lists Raft's configuration as the asked node sees it and,
+// for each server, whether it is reachable, when it last answered and its
+// applied height. The asked node learns these by asking each other node's
+// API (GET /v1/cluster/self, over the node's mutual-TLS client, one second
+// at most, all at once) and remembers the last answer; it also asks every
+// two seconds in the background (Peers.Watch), so last contact stays
+// current. hashicorp/raft keeps per-follower contact times only on the
+// leader and does not export them, knows nothing of a follower's applied
+// height, and cannot tell whether a node's API (what clients and
+// forwarding followers use) answers; a probe of the API answers all
+// three, from any node. A node that does not answer is never shown as
+// reachable, whatever Raft's configuration says.
 package api

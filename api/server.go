@@ -139,7 +139,10 @@ type Server struct {
 	// its delegate key (GET /v1/ocsp/delegate-request.pem). Nil: 404.
 	OCSPSigners     func() any
 	OCSPDelegateCSR []byte
-	Logger          *slog.Logger
+	// Peers probes the other nodes for GET /v1/cluster. Nil: they are
+	// listed as not probed (never as reachable).
+	Peers  *Peers
+	Logger *slog.Logger
 	// Now is the clock used for derived statuses (expired). Nil: time.Now.
 	Now func() time.Time
 
@@ -269,6 +272,7 @@ func (s *Server) router() http.Handler {
 		r.Get("/blocks/{height}", s.block)
 		r.Get("/blocks/{height}/raw", s.rawBlock)
 		r.Get("/cluster", s.clusterView)
+		r.Get("/cluster/self", s.clusterSelf)
 		r.Post("/cluster/nodes", s.nodeAdd)
 		r.Delete("/cluster/nodes/{id}", s.nodeRemove)
 		r.Get("/whoami", s.whoami)

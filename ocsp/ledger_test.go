@@ -77,7 +77,8 @@ func newLedger(t *testing.T, tweak func(*Config)) *ledger {
 func openNode(t *testing.T, g *certchain.Genesis, onApply func(*raftstore.Applied)) *raftstore.Node {
 	t.Helper()
 	n, err := raftstore.Open(raftstore.Config{ID: "n1", Dir: t.TempDir(), RaftAddr: "127.0.0.1:0", Genesis: g,
-		Bootstrap: true, SmallMemory: true, RaftTimeout: 100 * time.Millisecond, OnApply: onApply})
+		Bootstrap: true, SmallMemory: true, OnApply: onApply,
+		Timeouts: raftstore.RaftTimeouts{Heartbeat: 100 * time.Millisecond, Election: 100 * time.Millisecond, LeaderLease: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatalf("open node: %v", err)
 	}

@@ -22,7 +22,7 @@ func TestBusyWhenQueueFull(t *testing.T) {
 	release := func() { once.Do(func() { close(gate) }) }
 	defer release()
 	n, err := Open(Config{ID: "n1", Dir: t.TempDir(), RaftAddr: "127.0.0.1:0", Genesis: tn.Genesis, Bootstrap: true,
-		SmallMemory: true, RaftTimeout: 100 * time.Millisecond, MaxPending: 10, MaxInflight: 1,
+		SmallMemory: true, Timeouts: soloTimeouts, MaxPending: 10, MaxInflight: 1,
 		OnApply: func(*Applied) { <-gate }})
 	if err != nil {
 		t.Fatal(err)

@@ -34,6 +34,26 @@ func (n *Node) Servers() ([]Server, error) {
 	return out, nil
 }
 
+// Status is what a node says about itself (GET /v1/cluster/self, which
+// other nodes probe for `certchain cluster status`).
+type Status struct {
+	ID string `json:"id"`
+	// State is the node's Raft state: Follower, Candidate, Leader or
+	// Shutdown.
+	State string `json:"raft_state"`
+	// Leader is the ID of the leader the node knows (empty: none).
+	Leader string `json:"leader,omitempty"`
+	// Height is the height of the newest block the node has applied.
+	Height uint64 `json:"height"`
+}
+
+// Status reports this node's Raft state, the leader it knows and its
+// applied height.
+func (n *Node) Status() Status {
+	_, leader := n.raft.LeaderWithID()
+	return Status{ID: n.cfg.ID, State: n.raftState().String(), Leader: string(leader), Height: n.state.Head().Height}
+}
+
 // reconcileEvery is how often the leader re-checks that Raft's
 // configuration matches the validator set on the ledger (it also does so
 // at once when it becomes leader and after a block that changes the set).

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/certchain/certchain/certchain"
 )
@@ -57,32 +56,4 @@ func submitAll(b *testing.B, n *Node, txs []certchain.Tx) {
 			b.Fatalf("%+v", r)
 		}
 	}
-}
-
-// BenchmarkFailover measures, with Raft's production timeouts (1 s), the
-// time from hard-stopping the leader of a three-node cluster under load to
-// the first write committed by the new leader. Run it with -benchtime Nx:
-// each iteration is one cluster and one failover.
-func BenchmarkFailover(b *testing.B) {
-	var total time.Duration
-	for range b.N {
-		total += oneFailover(b)
-	}
-	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/failover")
-}
-
-func oneFailover(b *testing.B) time.Duration {
-	b.StopTimer()
-	defer b.StartTimer()
-	c := newCluster(b, 3, func(cfg *Config) { cfg.RaftTimeout = 0 })
-	l := startLoad(c, 4)
-	defer c.stopAll()
-	defer l.halt()
-	c.eventually(20*time.Second, "writes before the kill", func() bool { return l.count() >= 20 })
-	killed := time.Now()
-	c.stop(c.waitLeader())
-	c.eventually(30*time.Second, "a commit after the kill", func() bool { _, ok := l.firstAckAfter(killed); return ok })
-	gap, _ := l.firstAckAfter(killed)
-	b.Logf("failover %v", gap)
-	return gap
 }

@@ -47,4 +47,50 @@
 //     it had asked Badger; a "maybe" asks Badger. A Badger miss searches
 //     every memtable's skiplist, which cost a bulk publish about a tenth
 //     of a node's CPU before.
+//   - A snapshot restore (a follower that fell behind the compacted log)
+//     drops the ledger and loads the snapshot. A marker file, restoring/,
+//     is written before the drop (to a temporary name, synced, renamed,
+//     directory synced: marker.go) and removed, durably, only after the
+//     loaded state is synced. A node that starts and finds it discards its
+//     ledger unread and restores the latest snapshot again, so a crash or
+//     power cut in the middle never leaves a partial ledger it trusts.
+//   - A transaction that is already on the ledger, or earlier in the same
+//     block, is decided "duplicate-tx" (Unchanged) and has no effect; the
+//     transaction index keeps the first copy's place. A client that lost
+//     track of a write (leadership changed, a timeout) therefore sends the
+//     same transaction again, and reads the outcome from the ledger.
+//
+// # Raft timeouts
+//
+// RaftTimeouts sets Raft's heartbeat, election, leader-lease and commit
+// timers. The defaults (500 ms, 500 ms, 500 ms, 50 ms) are for validators
+// on one LAN. A follower that hears nothing from the leader for a
+// heartbeat timeout starts an election; it looks at random intervals of
+// one to two heartbeat timeouts, so after a leader dies the first of two
+// followers moves after about 0.5 to 1 s, and a write commits on the new
+// leader a few round trips later (BENCHMARKS.md: kill -9 of the leader
+// process to the first write committed). hashicorp/raft's defaults (1 s,
+// 1 s, 500 ms) took twice as long. Going lower buys little and risks
+// spurious elections: heartbeats go every tenth of the heartbeat timeout
+// on their own connection and are handled off Raft's main loop, so they
+// survive a busy disk, but not a process that is not scheduled for half a
+// second. The lease equals the heartbeat timeout (Raft's default is half):
+// a leader that cannot reach a majority steps down after it, and a longer
+// lease makes a starved leader less likely to step down needlessly; reads
+// here never rely on the lease. Across a WAN, raise heartbeat and election
+// to several times the worst round trip (README, "Running a node").
+//
+// # Logs
+//
+// Raft logs through an hclog sink (raftlog.go) into the node's slog
+// logger. Raft's Info messages are Debug here; the node logs each new
+// leader at Info itself (observe.go, which also counts elections and
+// leader changes: certchain_raft_elections_total,
+// certchain_raft_leader_changes_total). Two of Raft's warnings describe
+// every start and are Debug: "heartbeat timeout reached, starting
+// election" from a node that has known no leader since it started (a
+// single node elects itself this way at each start; a node that loses a
+// leader it knew still warns), and "no known peers, aborting election"
+// from a node without a configuration yet (one waiting to be added). A
+// single-node start therefore logs no warning (TestSingleNodeStartLogsNoWarnings).
 package raftstore

@@ -3,7 +3,6 @@ package raftstore
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/certchain/certchain/certchain"
 	"github.com/dgraph-io/badger/v4"
@@ -28,8 +27,9 @@ type fsm struct {
 	state  *State
 	onDone func(*Applied)
 	// marker is a file that exists while a restore is under way; a node
-	// that finds it at start restores its latest snapshot again.
-	marker string
+	// that finds it at start restores its latest snapshot again. Empty:
+	// none (a state restored outside a node, in tests).
+	marker restoreMarker
 	// onRestore, if set, is called after each completed restore.
 	onRestore func()
 }
@@ -89,23 +89,30 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) { return &snapshot{db: f.stat
 
 // Restore implements raft.FSM: it discards all state and loads the
 // snapshot.
+//
+// The marker is on disk (file and directory entry synced) before the first
+// record is dropped, and removed (durably) only once the loaded state is
+// synced: a crash or power cut anywhere in between leaves the marker, and
+// the node restores the snapshot again when it starts instead of trusting
+// a partial ledger.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	if f.marker != "" {
-		if err := os.WriteFile(f.marker, nil, 0o600); err != nil {
-			return fmt.Errorf("restore: mark: %w", err)
-		}
+	if err := f.marker.set(); err != nil {
+		return fmt.Errorf("restore: mark: %w", err)
 	}
 	if err := f.state.restore(rc); err != nil {
 		return err
 	}
+	if err := f.state.db.Sync(); err != nil {
+		return fmt.Errorf("restore: sync state: %w", err)
+	}
 	if f.onRestore != nil {
 		f.onRestore()
 	}
-	if f.marker == "" {
-		return nil
+	if err := f.marker.clear(); err != nil {
+		return fmt.Errorf("restore: unmark: %w", err)
 	}
-	return os.Remove(f.marker)
+	return nil
 }
 
 // snapshot streams the ledger database as a Badger backup. The stream runs

@@ -12,17 +12,30 @@ import (
 
 // inject proposes tx straight into Raft on the leader, as a faulty or
 // hostile leader could (no edge check on the way), and returns its verdict
-// and block height.
+// and block height. Like submit, it proposes again after a leadership
+// change, and a copy already on the ledger is read from there.
 func (c *cluster) inject(t *testing.T, tx certchain.Tx) (certchain.Verdict, uint64) {
 	t.Helper()
 	tx.Time = time.Now().UnixNano()
-	p := certchain.Proposal{Time: time.Now().UnixNano(), Proposer: "hostile", Txs: []certchain.Tx{tx}}
-	f := c.node(c.waitLeader()).raft.Apply(encodeProposal(&p), 10*time.Second)
-	if err := f.Error(); err != nil {
-		t.Fatal(err)
+	id := tx.ID()
+	deadline := time.Now().Add(submitPatience)
+	for {
+		p := certchain.Proposal{Time: time.Now().UnixNano(), Proposer: "hostile", Txs: []certchain.Tx{tx}}
+		f := c.node(c.waitLeader()).raft.Apply(encodeProposal(&p), 10*time.Second)
+		err := f.Error()
+		if err == nil {
+			a := f.Response().(*Applied)
+			if a.Verdicts[0] == duplicateTx {
+				r := c.fromLedger(id)
+				return r.Verdict, r.Height
+			}
+			return a.Verdicts[0], a.Header.Height
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("inject: %v", err)
+		}
+		t.Logf("inject: %v; proposing again", err)
 	}
-	a := f.Response().(*Applied)
-	return a.Verdicts[0], a.Header.Height
 }
 
 // rejectedEverywhere checks that every node recorded verdict v (a
@@ -49,9 +62,10 @@ func (c *cluster) rejectedEverywhere(t *testing.T, v certchain.Verdict, rule str
 func (c *cluster) publishedDevice(t *testing.T) (*validatortest.Device, certchain.Hash, uint64) {
 	t.Helper()
 	d := c.net.device(t)
-	c.mustSubmit(c.waitLeader(), publishTx(d))
+	l := c.waitLeader()
+	c.mustSubmit(l, publishTx(d))
 	id := certchain.Sum(d.DER)
-	rec, err := c.node(c.waitLeader()).State().Record(id)
+	rec, err := c.node(l).State().Record(id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ type metrics struct {
 	restores  prometheus.Counter
 	checks    *prometheus.CounterVec
 	sigChecks *prometheus.CounterVec
+	// elections and leaderChanges are counted by the observer.
+	elections, leaderChanges prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
@@ -46,6 +48,14 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 			Name: "certchain_signature_checks_total",
 			Help: "Member signatures of transactions this node verified, by stage: edge (before Raft) or apply (not verified at this node's edge).",
 		}, []string{"stage"}),
+		elections: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "certchain_raft_elections_total",
+			Help: "Elections this node started (it became a Raft candidate); one at a single node's start, none in a healthy steady cluster.",
+		}),
+		leaderChanges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "certchain_raft_leader_changes_total",
+			Help: "Times this node learned of a new Raft leader (the first leader it knows counts).",
+		}),
 		restores: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "certchain_snapshot_restores_total",
 			Help: "Raft snapshots this node installed (it had fallen behind the compacted log).",
@@ -54,7 +64,7 @@ func newMetrics(reg prometheus.Registerer, n *Node) *metrics {
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(m.txs, m.refused, m.applySec, m.blockSize, m.restores, m.checks, m.sigChecks,
+	reg.MustRegister(m.txs, m.refused, m.applySec, m.blockSize, m.restores, m.checks, m.sigChecks, m.elections, m.leaderChanges,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "certchain_ledger_height",
 			Help: "Height of the newest applied block.",

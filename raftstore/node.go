@@ -11,7 +11,6 @@ import (
 
 	"github.com/certchain/certchain/certchain"
 	"github.com/dgraph-io/badger/v4"
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -58,10 +57,9 @@ type Config struct {
 	// SnapshotThreshold and TrailingLogs tune log compaction (zero: Raft's
 	// defaults, 8192 and 10240).
 	SnapshotThreshold, TrailingLogs uint64
-	// RaftTimeout is Raft's heartbeat and election timeout (the leader
-	// lease is half of it). Zero: 1s, Raft's default, right for a network;
-	// loopback clusters in tests use far less.
-	RaftTimeout time.Duration
+	// Timeouts are Raft's timers; zero fields take DefaultRaftTimeouts
+	// (suited to a LAN).
+	Timeouts RaftTimeouts
 	// ApplyTimeout bounds how long a proposal may wait to enter Raft. Zero: 10s.
 	ApplyTimeout time.Duration
 	// OnApply, if set, is called after each block is applied (on every
@@ -94,17 +92,19 @@ func (c *Config) fillDefaults() {
 // Node is a validator: Raft, the Raft log in Badger, the ledger state in
 // Badger and the batcher that turns submitted transactions into blocks.
 type Node struct {
-	cfg     Config
-	state   *State
-	raft    *raft.Raft
-	trans   *raft.NetworkTransport
-	layer   *streamLayer
-	ledger  *badger.DB
-	logDB   *badger.DB
-	batch   *batcher
-	metrics *metrics
-	stop    context.CancelFunc
-	kick    chan struct{} // wakes the membership reconciler
+	cfg      Config
+	state    *State
+	raft     *raft.Raft
+	trans    *raft.NetworkTransport
+	layer    *streamLayer
+	ledger   *badger.DB
+	logDB    *badger.DB
+	batch    *batcher
+	metrics  *metrics
+	stop     context.CancelFunc
+	kick     chan struct{} // wakes the membership reconciler
+	observer *observer
+	marker   restoreMarker // of snapshot restores (fsm.go)
 	// hadState: the node found Raft state on disk when it opened (it was
 	// part of a cluster before).
 	hadState bool
@@ -115,6 +115,9 @@ func Open(cfg Config) (*Node, error) {
 	cfg.fillDefaults()
 	if cfg.ID == "" || cfg.Dir == "" || cfg.Genesis == nil {
 		return nil, fmt.Errorf("%w: node needs an ID, a data directory and a genesis", certchain.ErrInvalid)
+	}
+	if err := cfg.Timeouts.Validate(); err != nil {
+		return nil, err
 	}
 	n := &Node{cfg: cfg, kick: make(chan struct{}, 1)}
 	if err := n.open(); err != nil {
@@ -132,6 +135,10 @@ func (n *Node) open() (err error) {
 	if n.logDB, err = OpenBadger(filepath.Join(n.cfg.Dir, "raft"), bo); err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}
+	cutOff, err := n.discardCutOffRestore()
+	if err != nil {
+		return err
+	}
 	if n.state, err = OpenState(n.ledger, n.cfg.Genesis); err != nil {
 		return err
 	}
@@ -140,29 +147,43 @@ func (n *Node) open() (err error) {
 	n.stop = cancel
 	go RunValueLogGC(ctx, n.ledger, 10*time.Minute)
 	go RunValueLogGC(ctx, n.logDB, 10*time.Minute)
-	if err := n.startRaft(); err != nil {
+	if err := n.startRaft(cutOff); err != nil {
 		return err
 	}
 	n.batch = newBatcher(n)
 	go n.batch.run(ctx)
+	go n.observer.run(ctx)
 	go n.reconcile(ctx, n.kick)
 	return nil
 }
 
-func (n *Node) startRaft() error {
-	hl := hclog.FromStandardLogger(slog.NewLogLogger(n.cfg.Logger.Handler(), slog.LevelWarn),
-		&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn})
+// discardCutOffRestore empties the ledger if a snapshot restore was cut
+// off (its marker is there): what the restore left is not trusted, not
+// even read, and Raft restores the latest snapshot again as it starts.
+func (n *Node) discardCutOffRestore() (bool, error) {
+	n.marker = restoreMarker{path: filepath.Join(n.cfg.Dir, "restoring"), fs: osFS{}}
+	cutOff, err := n.marker.isSet()
+	if err != nil || !cutOff {
+		return false, err
+	}
+	n.cfg.Logger.Warn("a snapshot restore was cut off; restoring the ledger again from the latest snapshot")
+	if err := n.ledger.DropAll(); err != nil {
+		return false, fmt.Errorf("discard the ledger of a cut-off restore: %w", err)
+	}
+	return true, nil
+}
+
+// startRaft starts Raft; restore makes it restore the latest snapshot
+// first (a restore was cut off).
+func (n *Node) startRaft(restore bool) error {
+	hl := newRaftLogger(n.cfg.Logger)
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(n.cfg.ID)
 	rc.Logger = hl
-	marker := filepath.Join(n.cfg.Dir, "restoring")
 	// The state is persistent (see fsm.go), so Raft need not restore a
 	// snapshot on start, unless a restore was cut off half way.
-	_, err := os.Stat(marker)
-	rc.NoSnapshotRestoreOnStart = errors.Is(err, os.ErrNotExist)
-	if t := n.cfg.RaftTimeout; t > 0 {
-		rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = t, t, t/2
-	}
+	rc.NoSnapshotRestoreOnStart = !restore
+	n.cfg.Timeouts.apply(rc)
 	if n.cfg.SnapshotThreshold > 0 {
 		rc.SnapshotThreshold = n.cfg.SnapshotThreshold
 	}
@@ -186,10 +207,11 @@ func (n *Node) startRaft() error {
 	}
 	n.trans = raft.NewNetworkTransportWithLogger(layer, 3, 10*time.Second, hl)
 	logs := NewLogStore(n.logDB)
-	f := &fsm{state: n.state, onDone: n.applied, marker: marker, onRestore: n.metrics.restores.Inc}
+	f := &fsm{state: n.state, onDone: n.applied, marker: n.marker, onRestore: n.metrics.restores.Inc}
 	if n.raft, err = raft.NewRaft(rc, f, logs, logs, snaps, n.trans); err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
+	n.observer = newObserver(n)
 	return n.bootstrap(logs, snaps)
 }
 

@@ -31,9 +31,14 @@ func (n *testNet) device(t testing.TB, opts ...validatortest.Option) *validatort
 	return n.SelfSigned(t, opts...)
 }
 
+// soloTimeouts make a single-voter node elect itself at once; it has
+// nobody to lose its leadership to, so a starved scheduler cannot unseat
+// it.
+var soloTimeouts = RaftTimeouts{Heartbeat: 50 * time.Millisecond, Election: 50 * time.Millisecond, LeaderLease: 50 * time.Millisecond}
+
 func openNode(t testing.TB, dir string, g *certchain.Genesis) *Node {
 	t.Helper()
-	n, err := Open(Config{ID: "n1", Dir: dir, RaftAddr: "127.0.0.1:0", Genesis: g, Bootstrap: true, SmallMemory: true, RaftTimeout: 100 * time.Millisecond})
+	n, err := Open(Config{ID: "n1", Dir: dir, RaftAddr: "127.0.0.1:0", Genesis: g, Bootstrap: true, SmallMemory: true, Timeouts: soloTimeouts})
 	if err != nil {
 		t.Fatalf("open node: %v", err)
 	}

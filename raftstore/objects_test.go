@@ -73,13 +73,13 @@ func FuzzDecodeObjects(f *testing.F) {
 // and that the objects survive a leader change and a restart.
 func TestObjectsReplicateWithVersions(t *testing.T) {
 	c := newCluster(t, 3, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	leader := c.waitLeader()
 	f := (leader + 1) % 3
 	head := c.node(leader).State().Head()
 
-	v1, err := c.node(f).WriteObjects(ctx, []ObjectWrite{{Key: "order/1", Value: []byte("pending")}})
+	v1, err := c.writeObjects(ctx, f, []ObjectWrite{{Key: "order/1", Value: []byte("pending")}})
 	if err != nil {
 		t.Fatalf("write through a follower: %v", err)
 	}
@@ -88,19 +88,19 @@ func TestObjectsReplicateWithVersions(t *testing.T) {
 	}
 	// Creating it again, or updating from a stale version, conflicts.
 	for _, w := range []ObjectWrite{{Key: "order/1", Value: []byte("x")}, {Key: "order/1", Value: []byte("x"), Version: v1 - 1}} {
-		if _, err := c.node(leader).WriteObjects(ctx, []ObjectWrite{w}); !errors.Is(err, certchain.ErrConflict) {
+		if _, err := c.writeObjects(ctx, leader, []ObjectWrite{w}); !errors.Is(err, certchain.ErrConflict) {
 			t.Fatalf("stale write %+v: %v, want ErrConflict", w, err)
 		}
 	}
 	// All or nothing: one stale write in a batch stops the others.
-	_, err = c.node(f).WriteObjects(ctx, []ObjectWrite{{Key: "order/2", Value: []byte("new")}, {Key: "order/1", Value: []byte("y")}})
+	_, err = c.writeObjects(ctx, f, []ObjectWrite{{Key: "order/2", Value: []byte("new")}, {Key: "order/1", Value: []byte("y")}})
 	if !errors.Is(err, certchain.ErrConflict) {
 		t.Fatalf("batch with a stale write: %v", err)
 	}
 	if _, _, err := c.node(f).State().Object("order/2"); !errors.Is(err, certchain.ErrNotFound) {
 		t.Fatalf("half of a refused batch was written: %v", err)
 	}
-	v2, err := c.node(f).WriteObjects(ctx, []ObjectWrite{{Key: "order/1", Value: []byte("ready"), Version: v1}, {Key: "order/2", Value: []byte("pending")}})
+	v2, err := c.writeObjects(ctx, f, []ObjectWrite{{Key: "order/1", Value: []byte("ready"), Version: v1}, {Key: "order/2", Value: []byte("pending")}})
 	if err != nil || v2 <= v1 {
 		t.Fatalf("update: v%d %v", v2, err)
 	}
@@ -111,11 +111,11 @@ func TestObjectsReplicateWithVersions(t *testing.T) {
 	// Leader change: the objects are on the survivors.
 	c.stop(leader)
 	nl := c.waitLeader()
-	if _, err := c.node(nl).WriteObjects(ctx, []ObjectWrite{{Key: "order/1", Version: v2}}); err != nil {
+	if _, err := c.writeObjects(ctx, nl, []ObjectWrite{{Key: "order/1", Version: v2}}); err != nil {
 		t.Fatalf("delete on the new leader: %v", err)
 	}
 	c.start(leader)
-	c.eventually(10*time.Second, "the old leader to catch up", func() bool {
+	c.eventually(30*time.Second, "the old leader to catch up", func() bool {
 		_, _, err := c.node(leader).State().Object("order/1")
 		return errors.Is(err, certchain.ErrNotFound)
 	})

@@ -292,13 +292,15 @@ func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash
 	if ix == withoutIndexes { // Precheck: its writes are thrown away
 		view.own = make(map[string]struct{})
 	}
+	seen := make(map[certchain.Hash]struct{}, len(txs))
 	for i := range txs {
 		if dup, err := view.hasTx(ids[i]); err != nil {
 			return d, err
-		} else if dup {
-			d.verdicts[i] = certchain.Verdict{Code: certchain.Unchanged, Reason: "duplicate-tx: transaction is already on the ledger"}
+		} else if _, again := seen[ids[i]]; dup || again {
+			d.verdicts[i] = duplicateTx
 			continue
 		}
+		seen[ids[i]] = struct{}{}
 		// A failed check is decided again by Decide (pre = nil), so that
 		// its rule order holds: membership and idempotency come first. Only
 		// a certificate the edge refused, so never in a healthy block, is
@@ -322,6 +324,12 @@ func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash
 	}
 	return d, nil
 }
+
+// duplicateTx is the verdict of a transaction already on the ledger, or
+// earlier in the same block: a client that sends a transaction again
+// after an unknown outcome gets it, and the first copy keeps its effect,
+// its verdict and its place (TxLocation).
+var duplicateTx = certchain.Verdict{Code: certchain.Unchanged, Reason: "duplicate-tx: transaction is already on the ledger"}
 
 // decided is the outcome of decide.
 type decided struct {
@@ -492,6 +500,9 @@ func writeBlock(txn *badger.Txn, blk *certchain.Block, ids []certchain.Hash, ind
 	const keyLen, locLen = 2 + len(certchain.Hash{}), 8 + 4
 	buf := make([]byte, 0, len(ids)*(keyLen+locLen))
 	for i, id := range ids {
+		if blk.Verdicts[i] == duplicateTx {
+			continue // indexed where it first appeared
+		}
 		buf = append(append(buf, prefixTx...), id[:]...)
 		buf = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(buf, h), uint32(i))
 		kv := buf[len(buf)-keyLen-locLen:]

@@ -43,11 +43,17 @@ type App struct {
 	// acmeClock is the ACME server's clock; nil: time.Now (tests move it).
 	acmeClock func() time.Time
 	stop      context.CancelFunc // ends the App's background work
-	// small shrinks Badger's memory and raftTimeout speeds up elections
-	// (tests run several nodes on loopback).
+	// small shrinks Badger's memory and raftTimeout, when set, replaces
+	// the configured Raft heartbeat, election and lease timeouts (tests
+	// speed up a single node's first election with it).
 	small       bool
 	raftTimeout time.Duration
 }
+
+// peerProbeEvery is how often a node asks the others how they are doing
+// (GET /v1/cluster/self), so `cluster status` knows each one's last
+// contact.
+const peerProbeEvery = 2 * time.Second
 
 // credentials are what a node proves and trusts.
 type credentials struct {
@@ -97,6 +103,8 @@ func (a *App) Start(ctx context.Context) error {
 	srv.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	srv.OCSP, srv.ResponderPEM, srv.OCSPURLs = signing.r, signing.r.ResponderPEM(), a.ocspURLs()
 	srv.OCSPSigners, srv.OCSPDelegateCSR = func() any { return signing.r.Signers() }, signing.csr
+	srv.Peers = &api.Peers{Client: a.nodeClient()}
+	go srv.Peers.Watch(bg, peerProbeEvery, a.Node.Servers, a.Node.Status)
 	if a.acme, err = a.startACME(reg); err != nil {
 		closeAll()
 		return err
@@ -137,7 +145,7 @@ func (a *App) nodeConfig(reg prometheus.Registerer) raftstore.Config {
 	cfg := raftstore.Config{
 		ID: c.NodeID, Dir: c.DataDir, RaftAddr: c.RaftAddr, RaftAdvertise: c.RaftAdvertise, API: a.APIURL,
 		Genesis: a.creds.genesis, Bootstrap: c.Join == "" && (c.Bootstrap || c.Dev()),
-		SmallMemory: a.small, RaftTimeout: a.raftTimeout, Logger: a.Logger, Registerer: reg, OnApply: a.refreshOCSP,
+		SmallMemory: a.small, Timeouts: a.raftTimeouts(), Logger: a.Logger, Registerer: reg, OnApply: a.refreshOCSP,
 		MaxPending: c.MaxPending,
 		Forwarder:  &api.Forwarder{Client: a.nodeClient(), NodeID: c.NodeID},
 	}
@@ -145,6 +153,14 @@ func (a *App) nodeConfig(reg prometheus.Registerer) raftstore.Config {
 		cfg.RaftTLS = &raftstore.RaftTLS{Cert: a.creds.node, CA: a.creds.nodeCA}
 	}
 	return cfg
+}
+
+func (a *App) raftTimeouts() raftstore.RaftTimeouts {
+	t := a.Config.RaftTimeouts()
+	if a.raftTimeout > 0 {
+		t.Heartbeat, t.Election, t.LeaderLease = a.raftTimeout, a.raftTimeout, a.raftTimeout
+	}
+	return t
 }
 
 // nodeClient is the HTTPS client a node uses towards other nodes: its own

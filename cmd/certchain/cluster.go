@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/certchain/certchain/api"
 	"github.com/certchain/certchain/certchain"
@@ -80,6 +81,10 @@ func seenOf(ctx context.Context, c *client, tx certchain.Tx) (uint64, error) {
 	return 0, nil
 }
 
+// clusterStatus prints the Raft configuration as the asked node sees it,
+// with each server's reachability, last contact and applied height as the
+// asked node's probe found them, and a summary line naming the
+// unreachable ones.
 func clusterStatus(ctx context.Context, e *env, c *client) error {
 	var v api.ClusterView
 	if err := c.Do(ctx, "GET", "/v1/cluster", "", nil, &v); err != nil {
@@ -87,15 +92,49 @@ func clusterStatus(ctx context.Context, e *env, c *client) error {
 	}
 	fmt.Fprintf(e.stdout, "asked node %s at height %d\n", v.Node, v.Height)
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tROLE\tRAFT\tAPI")
+	fmt.Fprintln(tw, "ID\tROLE\tREACHABLE\tLAST-CONTACT\tHEIGHT\tRAFT\tAPI")
+	var down []string
 	for _, s := range v.Servers {
 		role := map[bool]string{true: "voter", false: "replica"}[s.Voter]
 		if s.Leader {
 			role = "leader"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.ID, role, s.Raft, s.API)
+		reach := "yes"
+		if !s.Reachable {
+			reach, down = "NO", append(down, fmt.Sprintf("%s (%s)", s.ID, s.Error))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, role, reach, lastContact(s, v), heightOf(s), s.Raft, s.API)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%d of %d nodes reachable", len(v.Servers)-len(down), len(v.Servers))
+	if len(down) > 0 {
+		fmt.Fprintf(e.stdout, "; unreachable: %s", strings.Join(down, ", "))
+	}
+	fmt.Fprintln(e.stdout)
+	return nil
+}
+
+// lastContact says when s last answered the asked node: now, a while
+// before the view was made, or never.
+func lastContact(s api.ServerStatus, v api.ClusterView) string {
+	switch {
+	case s.ID == v.Node:
+		return "self"
+	case s.LastContact == nil:
+		return "never"
+	case s.Reachable:
+		return "now"
+	}
+	return v.Time.Sub(*s.LastContact).Round(100*time.Millisecond).String() + " ago"
+}
+
+func heightOf(s api.ServerStatus) string {
+	if s.LastContact == nil {
+		return "-"
+	}
+	return fmt.Sprint(s.Height)
 }
 
 // clusterChange sends a validator or member change that makes tx, signed

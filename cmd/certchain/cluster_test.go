@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,16 +94,46 @@ func (c *procCluster) kill(i int) {
 	c.procs[i] = nil
 }
 
-// leader asks node i which node leads.
+// leader asks node i which node leads, until it names one (an election
+// may be under way on a loaded machine).
 func (c *procCluster) leader(i int) int {
-	out := mustCLI(c.t, c.dirs[i], "cluster", "status")
-	for _, line := range strings.Split(out, "\n") {
-		if f := strings.Fields(line); len(f) > 1 && f[1] == "leader" {
-			return int(f[0][len("node")] - '1')
+	c.t.Helper()
+	leader, last := -1, &strings.Builder{}
+	c.eventually(func() bool {
+		_, out := cli(c.t, c.dirs[i], "cluster", "status")
+		last.Reset()
+		last.WriteString(out)
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) > 1 && f[1] == "leader" && strings.HasPrefix(f[0], "node") {
+				leader = int(f[0][len("node")] - '1')
+				return true
+			}
 		}
+		return false
+	}, "node%d names no leader; last answer:\n%s", i+1, last)
+	return leader
+}
+
+// statusRow is one server's line of `certchain cluster status`.
+type statusRow struct{ role, reachable, contact, height string }
+
+// status runs `cluster status` on node i and returns its rows by node ID.
+func (c *procCluster) status(i int) (map[string]statusRow, string) {
+	c.t.Helper()
+	out := mustCLI(c.t, c.dirs[i], "cluster", "status")
+	rows := map[string]statusRow{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || !strings.HasPrefix(f[0], "node") {
+			continue
+		}
+		r := statusRow{role: f[1], reachable: f[2], contact: f[3], height: f[4]}
+		if f[4] == "ago" {
+			r.contact, r.height = f[3]+" ago", f[5]
+		}
+		rows[f[0]] = r
 	}
-	c.t.Fatalf("no leader in:\n%s", out)
-	return -1
+	return rows, out
 }
 
 func (c *procCluster) compare(nodes ...int) string {
@@ -115,8 +146,20 @@ func (c *procCluster) compare(nodes ...int) string {
 
 func TestProcessClusterJoinForwardFailover(t *testing.T) {
 	c := startProcCluster(t)
-	if out := mustCLI(t, c.dirs[0], "cluster", "status"); strings.Count(out, "node") < 4 {
-		t.Fatalf("cluster status:\n%s", out)
+	seen := &strings.Builder{} // the last status seen, for the failure message
+	for i := range 3 {
+		c.eventually(func() bool { // every node answers node i's probe, at the same height
+			rows, out := c.status(i)
+			seen.Reset()
+			seen.WriteString(out)
+			h := rows["node1"].height
+			for k, id := range []string{"node1", "node2", "node3"} {
+				if r := rows[id]; r.reachable != "yes" || r.height != h || (k != i && r.contact != "now") {
+					return false
+				}
+			}
+			return strings.Contains(out, "3 of 3 nodes reachable")
+		}, "cluster status on node%d with three reachable nodes; last:\n%s", i+1, seen)
 	}
 	leader := c.leader(0)
 	follower := (leader + 1) % 3
@@ -139,6 +182,15 @@ func TestProcessClusterJoinForwardFailover(t *testing.T) {
 	}
 	c.kill(leader)
 	survivor := (leader + 2) % 3
+	dead := fmt.Sprintf("node%d", leader+1)
+	c.eventually(func() bool { // the dead voter is not shown as healthy
+		rows, out := c.status(survivor)
+		seen.Reset()
+		seen.WriteString(out)
+		r := rows[dead]
+		return r.reachable == "NO" && strings.HasSuffix(r.contact, " ago") && r.role != "leader" &&
+			strings.Contains(out, "2 of 3 nodes reachable; unreachable: "+dead)
+	}, "cluster status on node%d showing %s unreachable; last:\n%s", survivor+1, dead, seen)
 	more := filepath.Join(t.TempDir(), "more")
 	mustCLI(t, c.dirs[survivor], "device", "new", "--count", "10", "--prefix", "AFTER-", "--out", more)
 	if out := mustCLI(t, c.dirs[survivor], "publish", "--quiet", "--retry-for", "60s", more); !strings.Contains(out, "published 10 new") {
