@@ -55,8 +55,11 @@
 //     ledger unread and restores the latest snapshot again, so a crash or
 //     power cut in the middle never leaves a partial ledger it trusts.
 //   - A transaction that is already on the ledger, or earlier in the same
-//     block, is decided "duplicate-tx" (Unchanged) and has no effect; the
-//     transaction index keeps the first copy's place. A client that lost
+//     block, is decided "duplicate-tx" (Unchanged) and has no effect, or,
+//     when the first copy was refused, refused again with its verdict (a
+//     publish sent twice in one request by a member that may not publish
+//     it is two rejections, never "already published"); the transaction
+//     index keeps the first copy's place. A client that lost
 //     track of a write (leadership changed, a timeout) therefore sends the
 //     same transaction again, and reads the outcome from the ledger.
 //

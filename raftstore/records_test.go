@@ -84,8 +84,9 @@ func TestStateWritesEveryIndex(t *testing.T) {
 	uri := n.SelfSigned(t, validatortest.WithURI("urn:dev:2"))
 	leaf := n.Leaf(t, n.CA)
 	codes := f.apply(publish(validatortest.Vendor, d1.DER), publish(validatortest.Vendor, d1.DER),
-		publish(validatortest.Vendor, twin.DER), publish(validatortest.CA, leaf.DER), publish(validatortest.Vendor2, uri.DER))
-	want := []certchain.VerdictCode{certchain.Accepted, certchain.Unchanged, certchain.Rejected, certchain.Accepted, certchain.Accepted}
+		publish(validatortest.Vendor, twin.DER), publish(validatortest.Vendor, twin.DER), // refused, then its copy
+		publish(validatortest.CA, leaf.DER), publish(validatortest.Vendor2, uri.DER))
+	want := []certchain.VerdictCode{certchain.Accepted, certchain.Unchanged, certchain.Rejected, certchain.Rejected, certchain.Accepted, certchain.Accepted}
 	if !slices.Equal(codes, want) {
 		t.Fatalf("block 1: %v, want %v", codes, want)
 	}
@@ -95,8 +96,9 @@ func TestStateWritesEveryIndex(t *testing.T) {
 		certchain.Tx{Type: certchain.TxRevoke, Submitter: validatortest.Admin, Target: certchain.Sum(leaf.DER), Reason: certchain.ReasonKeyCompromise},
 		certchain.Tx{Type: certchain.TxSuspend, Submitter: validatortest.Vendor2, Target: certchain.Sum(uri.DER)},
 		publish(validatortest.Admin, twin.DER), // dev-1 is held by next now
+		publish(validatortest.Vendor, twin.DER), // refused in block 1: refused again, never "already published"
 	)
-	want = []certchain.VerdictCode{certchain.Accepted, certchain.Accepted, certchain.Accepted, certchain.Rejected}
+	want = []certchain.VerdictCode{certchain.Accepted, certchain.Accepted, certchain.Accepted, certchain.Rejected, certchain.Rejected}
 	if !slices.Equal(codes, want) {
 		t.Fatalf("block 2: %v, want %v", codes, want)
 	}
@@ -157,9 +159,11 @@ func referenceKeys(t *testing.T, r *certchain.Record) map[string][]byte {
 
 // checkTxIndex checks that every transaction is indexed by the height
 // and position where it first appears; a copy after it, in the same block
-// or a later one, is decided duplicate-tx and leaves the index alone.
+// or a later one, is decided duplicate-tx (refused again when the first
+// copy was refused) and leaves the index alone.
 func checkTxIndex(t *testing.T, f *stateFixture) {
 	first := map[certchain.Hash][2]int{}
+	verdicts := map[certchain.Hash]certchain.Verdict{}
 	for h := uint64(1); h <= f.state.Head().Height; h++ {
 		blk, err := f.state.Block(h)
 		if err != nil {
@@ -167,12 +171,17 @@ func checkTxIndex(t *testing.T, f *stateFixture) {
 		}
 		for i, id := range certchain.TxIDs(blk.Txs) {
 			if _, again := first[id]; again {
-				if blk.Verdicts[i] != duplicateTx {
+				want := duplicateTx
+				if verdicts[id].Code == certchain.Rejected {
+					want = verdicts[id] // refused again, for the same reason
+				}
+				if blk.Verdicts[i] != want {
 					t.Errorf("tx %d/%d repeats an earlier one but was decided %+v", h, i, blk.Verdicts[i])
 				}
 				continue
 			}
 			first[id] = [2]int{int(h), i}
+			verdicts[id] = blk.Verdicts[i]
 		}
 	}
 	for id, at := range first {

@@ -219,7 +219,7 @@ func (s *State) Apply(index uint64, p *certchain.Proposal, ids []certchain.Hash)
 		return nil, err
 	}
 	blk := certchain.NewBlock(&head, p, ids, d.verdicts)
-	if err := writeBlock(txn, &blk, ids, index, &s.filter); err != nil {
+	if err := writeBlock(txn, &blk, ids, d.repeats, index, &s.filter); err != nil {
 		return nil, err
 	}
 	for _, k := range d.eff.Keys { // before the commit: blockedSet is a superset
@@ -292,15 +292,19 @@ func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash
 	if ix == withoutIndexes { // Precheck: its writes are thrown away
 		view.own = make(map[string]struct{})
 	}
-	seen := make(map[certchain.Hash]struct{}, len(txs))
+	first := make(map[certchain.Hash]int, len(txs))
 	for i := range txs {
-		if dup, err := view.hasTx(ids[i]); err != nil {
-			return d, err
-		} else if _, again := seen[ids[i]]; dup || again {
-			d.verdicts[i] = duplicateTx
+		if j, again := first[ids[i]]; again {
+			d.repeat(i, d.verdicts[j])
 			continue
 		}
-		seen[ids[i]] = struct{}{}
+		if v, on, err := view.txVerdict(ids[i]); err != nil {
+			return d, err
+		} else if on {
+			d.repeat(i, v)
+			continue
+		}
+		first[ids[i]] = i
 		// A failed check is decided again by Decide (pre = nil), so that
 		// its rule order holds: membership and idempotency come first. Only
 		// a certificate the edge refused, so never in a healthy block, is
@@ -326,17 +330,35 @@ func (s *State) decide(txn *badger.Txn, txs []certchain.Tx, ids []certchain.Hash
 }
 
 // duplicateTx is the verdict of a transaction already on the ledger, or
-// earlier in the same block: a client that sends a transaction again
-// after an unknown outcome gets it, and the first copy keeps its effect,
-// its verdict and its place (TxLocation).
+// earlier in the same block, whose first copy was not refused: a client
+// that sends a transaction again after an unknown outcome gets it, and the
+// first copy keeps its effect, its verdict and its place (TxLocation).
 var duplicateTx = certchain.Verdict{Code: certchain.Unchanged, Reason: "duplicate-tx: transaction is already on the ledger"}
 
 // decided is the outcome of decide.
 type decided struct {
-	verdicts   []certchain.Verdict
+	verdicts []certchain.Verdict
+	// repeats marks the transactions already on the ledger or earlier in
+	// the block (nil: none); they have no effect and are not indexed.
+	repeats    []bool
 	eff        validator.Effect // of the accepted transactions
 	checked    int              // certificates verified by decide itself
 	sigChecked int              // member signatures verified by decide itself
+}
+
+// repeat decides transaction i, a copy of one decided v before (on the
+// ledger or earlier in the block): a refused transaction is refused again
+// for the same reason, any other is duplicate-tx. Either way it changes
+// nothing, and the first copy keeps its place in the index.
+func (d *decided) repeat(i int, v certchain.Verdict) {
+	if v.Code != certchain.Rejected {
+		v = duplicateTx
+	}
+	d.verdicts[i] = v
+	if d.repeats == nil {
+		d.repeats = make([]bool, len(d.verdicts))
+	}
+	d.repeats[i] = true
 }
 
 func (s *State) advance(h certchain.Header, index uint64) {
@@ -494,13 +516,13 @@ func (s *State) TxLocation(id certchain.Hash) (height uint64, pos int, err error
 	return height, pos, err
 }
 
-func writeBlock(txn *badger.Txn, blk *certchain.Block, ids []certchain.Hash, index uint64, f *keyFilter) error {
+func writeBlock(txn *badger.Txn, blk *certchain.Block, ids []certchain.Hash, repeats []bool, index uint64, f *keyFilter) error {
 	h := blk.Header.Height
 	// One buffer for every tx index key and value: keyLen+locLen per tx.
 	const keyLen, locLen = 2 + len(certchain.Hash{}), 8 + 4
 	buf := make([]byte, 0, len(ids)*(keyLen+locLen))
 	for i, id := range ids {
-		if blk.Verdicts[i] == duplicateTx {
+		if repeats != nil && repeats[i] {
 			continue // indexed where it first appeared
 		}
 		buf = append(append(buf, prefixTx...), id[:]...)

@@ -1,6 +1,8 @@
 package raftstore
 
 import (
+	"cmp"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,16 +167,24 @@ func (v *txnView) stored(id certchain.Hash) {
 	}
 }
 
-func (v *txnView) hasTx(id certchain.Hash) (bool, error) {
+// txVerdict returns the verdict transaction id got where it first appears
+// on the ledger; false when it is not on the ledger.
+func (v *txnView) txVerdict(id certchain.Hash) (certchain.Verdict, bool, error) {
 	key := txKey(id)
 	if !v.mayHave(key) {
-		return false, nil
+		return certchain.Verdict{}, false, nil
 	}
-	_, err := v.txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return false, nil
+	loc, err := getValue(v.txn, key)
+	if errors.Is(err, certchain.ErrNotFound) {
+		return certchain.Verdict{}, false, nil
+	} else if err != nil {
+		return certchain.Verdict{}, false, err
 	}
-	return err == nil, err
+	blk, err := getBlock(v.txn, binary.BigEndian.Uint64(loc))
+	if pos := int(binary.BigEndian.Uint32(loc[8:])); err == nil && pos < len(blk.Verdicts) {
+		return blk.Verdicts[pos], true, nil
+	}
+	return certchain.Verdict{}, false, fmt.Errorf("transaction %s indexed at a block that lacks it: %w", id, cmp.Or(err, certchain.ErrInvalid))
 }
 
 // mayHave reports whether key may be stored (false is certain).
