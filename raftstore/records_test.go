@@ -95,7 +95,7 @@ func TestStateWritesEveryIndex(t *testing.T) {
 		certchain.Tx{Type: certchain.TxRenew, Submitter: validatortest.Vendor, Target: certchain.Sum(d1.DER), Cert: next.DER},
 		certchain.Tx{Type: certchain.TxRevoke, Submitter: validatortest.Admin, Target: certchain.Sum(leaf.DER), Reason: certchain.ReasonKeyCompromise},
 		certchain.Tx{Type: certchain.TxSuspend, Submitter: validatortest.Vendor2, Target: certchain.Sum(uri.DER)},
-		publish(validatortest.Admin, twin.DER), // dev-1 is held by next now
+		publish(validatortest.Admin, twin.DER),  // dev-1 is held by next now
 		publish(validatortest.Vendor, twin.DER), // refused in block 1: refused again, never "already published"
 	)
 	want = []certchain.VerdictCode{certchain.Accepted, certchain.Accepted, certchain.Accepted, certchain.Rejected, certchain.Rejected}
