@@ -84,7 +84,7 @@ func seenOf(ctx context.Context, c *client, tx certchain.Tx) (uint64, error) {
 // clusterStatus prints the Raft configuration as the asked node sees it,
 // with each server's reachability, last contact and applied height as the
 // asked node's probe found them, and a summary line naming the
-// unreachable ones.
+// unreachable ones; exit 2 when any is unreachable.
 func clusterStatus(ctx context.Context, e *env, c *client) error {
 	var v api.ClusterView
 	if err := c.Do(ctx, "GET", "/v1/cluster", "", nil, &v); err != nil {
@@ -110,7 +110,8 @@ func clusterStatus(ctx context.Context, e *env, c *client) error {
 	}
 	fmt.Fprintf(e.stdout, "%d of %d nodes reachable", len(v.Servers)-len(down), len(v.Servers))
 	if len(down) > 0 {
-		fmt.Fprintf(e.stdout, "; unreachable: %s", strings.Join(down, ", "))
+		fmt.Fprintf(e.stdout, "; unreachable: %s\n", strings.Join(down, ", "))
+		return exitStatus(2)
 	}
 	fmt.Fprintln(e.stdout)
 	return nil

@@ -118,9 +118,13 @@ func (c *procCluster) leader(i int) int {
 type statusRow struct{ role, reachable, contact, height string }
 
 // status runs `cluster status` on node i and returns its rows by node ID.
+// It exits 0 when every node is reachable and 2 when one is not.
 func (c *procCluster) status(i int) (map[string]statusRow, string) {
 	c.t.Helper()
-	out := mustCLI(c.t, c.dirs[i], "cluster", "status")
+	code, out := cli(c.t, c.dirs[i], "cluster", "status")
+	if down := strings.Contains(out, "unreachable:"); code != map[bool]int{false: 0, true: 2}[down] {
+		c.t.Fatalf("cluster status on node%d: exit %d with unreachable nodes %v:\n%s", i+1, code, down, out)
+	}
 	rows := map[string]statusRow{}
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)

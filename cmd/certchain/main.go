@@ -74,7 +74,7 @@ func commands() []command {
 			{"member remove NAME [flags]", "remove a member (admin)"},
 		}, runMember},
 		{"cluster", []form{
-			{"cluster status [flags]", "show the Raft configuration"},
+			{"cluster status [flags]", "show every node: role, reachable, last contact, height (exit 2: one is unreachable)"},
 			{"cluster add ID RAFT-ADDR API-URL [--replica] [flags]", "add a validator (admin)"},
 			{"cluster remove ID [flags]", "remove a validator (admin)"},
 		}, runCluster},
