@@ -2,7 +2,9 @@ package ocsp
 
 import (
 	"bytes"
+	"errors"
 	"net"
+	"os"
 	"strconv"
 )
 
@@ -77,7 +79,13 @@ func (c *repairConn) Read(p []byte) (int, error) {
 		}
 		n, err := c.Conn.Read(c.buf)
 		c.r.feed(c.buf[:n])
-		if err != nil {
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded) && len(c.r.out) == 0:
+			// A deadline is not the end: net/http aborts its background
+			// read of an idle keep-alive connection with one, then reads
+			// the next request from the same connection.
+			return 0, err
+		case err != nil && !errors.Is(err, os.ErrDeadlineExceeded):
 			c.readErr = err
 			c.r.flush()
 		}

@@ -3,6 +3,7 @@ package ocsp
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/sha256"
 	"encoding/base64"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,7 +101,7 @@ func TestRepairListener(t *testing.T) {
 		{"malformed/percent-percent", "GET /ocsp/%% HTTP/1.1\r\nHost: x\r\n\r\n", []func(*http.Response) bool{isMalformed}},
 		{"malformed/bad-hex", "GET /ocsp/MEow%zz HTTP/1.1\r\nHost: x\r\n\r\n", []func(*http.Response) bool{isMalformed}},
 		{"malformed/trailing-percent", "GET /ocsp/MEow% HTTP/1.0\r\n\r\n", []func(*http.Response) bool{isMalformed}},
-		{"malformed/short-escape", "HEAD /ocsp/MEow%2 HTTP/1.1\r\nHost: x\r\n\r\n", []func(*http.Response) bool{func(r *http.Response) bool {
+		{"malformed/short-escape", "HEAD /ocsp/MEow%2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", []func(*http.Response) bool{func(r *http.Response) bool {
 			return r.StatusCode == http.StatusOK && r.Header.Get("Content-Type") == "application/ocsp-response"
 		}}},
 		{"malformed/control-character", "GET /ocsp/ME\x01ow HTTP/1.1\r\nHost: x\r\n\r\n", []func(*http.Response) bool{isMalformed}},
@@ -127,6 +129,36 @@ func TestRepairListener(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRepairListenerKeepsConnections: a client's requests share one
+// keep-alive connection through a RepairListener, as they do without it
+// (net/http ends its background read of an idle connection with a read
+// deadline, which must not end the connection).
+func TestRepairListenerKeepsConnections(t *testing.T) {
+	f := newFixture(t, nil)
+	addr := repairServer(t, f.r)
+	var reused int
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+		if i.Reused {
+			reused++
+		}
+	}}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := range 5 {
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, "http://"+addr+"/ocsp/%25%25", nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+		if !isMalformed(resp) {
+			t.Fatalf("request %d: %s %q", i+1, resp.Status, bodyOf(resp))
+		}
+		resp.Body.Close()
+	}
+	if reused != 4 {
+		t.Fatalf("%d of 4 later requests reused the connection", reused)
 	}
 }
 
