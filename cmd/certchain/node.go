@@ -109,8 +109,9 @@ func writeClientProfile(a *App) error {
 	return writeAtomic(clientFile(a.Config.DataDir), append(b, '\n'), 0o600)
 }
 
-// writeAtomic replaces path with data: a temporary file beside it, synced
-// and renamed over it.
+// writeAtomic replaces path with data durably: a temporary file beside
+// it, synced, renamed over it, and the directory synced, so a crash leaves
+// the old file or the new one, never a part.
 func writeAtomic(path string, data []byte, perm os.FileMode) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
@@ -123,8 +124,18 @@ func writeAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	if err != nil {
 		_ = os.Remove(f.Name())
+		return err
 	}
-	return err
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir makes a directory's entries (a rename, a new file) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
 }
 
 func printBanner(e *env, a *App) {

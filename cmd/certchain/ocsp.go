@@ -169,15 +169,7 @@ func newDelegateKey(path string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	return key, errors.Join(err, f.Close())
+	return key, writeAtomic(path, b, 0o600) // never a partial key file after a crash
 }
 
 // issuingCAs are the CAs whose keys this node holds: the ACME issuing CA
