@@ -285,7 +285,19 @@ func (s *Server) router() http.Handler {
 	if s.ACME != nil {
 		r.Mount("/acme", s.ACME)
 	}
+	s.exportPanics(r)
 	return r
+}
+
+// exportPanics makes certchain_http_panics_total export a zero for every
+// route (and /ocsp), so that a panic is an increase an alert can see, not
+// a series appearing from nothing.
+func (s *Server) exportPanics(r chi.Routes) {
+	s.panics.WithLabelValues("/ocsp")
+	_ = chi.Walk(r, func(_, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		s.panics.WithLabelValues(route)
+		return nil
+	})
 }
 
 func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
