@@ -14,7 +14,6 @@ import (
 	"github.com/certchain/certchain/certchain"
 	"github.com/certchain/certchain/validator"
 	"github.com/certchain/certchain/validator/validatortest"
-	"github.com/hashicorp/raft"
 )
 
 // testNet is a network dated on the real clock (the node stamps blocks
@@ -198,18 +197,7 @@ func TestSnapshotRestoresSameHead(t *testing.T) {
 		t.Fatalf("snapshot: %v", err)
 	}
 	head := n.State().Head()
-	snaps, err := raft.NewFileSnapshotStore(filepath.Join(dir, "snapshots"), 2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := snaps.List()
-	if err != nil || len(list) == 0 {
-		t.Fatalf("no snapshot: %v", err)
-	}
-	_, rc, err := snaps.Open(list[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc := latestSnapshot(t, dir)
 	db, err := OpenBadger(filepath.Join(t.TempDir(), "ledger"), BadgerOptions{Small: true})
 	if err != nil {
 		t.Fatal(err)
