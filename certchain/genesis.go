@@ -50,6 +50,10 @@ type Member struct {
 	// founding member the consortium trusts with everything), an operator
 	// suspends nothing.
 	Namespace *Namespace `json:"namespace,omitempty"`
+	// Org is the organisation the member belongs to (networks with
+	// organisations): its identity certificate chains to that
+	// organisation's CA.
+	Org string `json:"org,omitempty"`
 }
 
 // Policy is the network's certificate and block policy. A zero field takes
@@ -92,6 +96,13 @@ type Genesis struct {
 	Time         time.Time `json:"time"`
 	Policy       Policy    `json:"policy"`
 	Members      []Member  `json:"members"`
+	// Organizations are the founding organisations of a network made by
+	// the founding ceremony; empty in the development network (see
+	// HasOrgs).
+	Organizations []Organization `json:"organizations,omitempty"`
+	// Validators are the founding validator nodes (networks with
+	// organisations).
+	Validators []Validator `json:"validators,omitempty"`
 }
 
 // ParseGenesis decodes a genesis document (JSON), fills defaults and
@@ -157,7 +168,7 @@ func (g *Genesis) Validate() error {
 			return fmt.Errorf("%w: genesis: member %d: %v", ErrInvalid, i, err)
 		}
 	}
-	return nil
+	return g.validateOrgs()
 }
 
 // Validate checks one member: name, role, certificates (which must be PEM;
@@ -167,8 +178,8 @@ func (m *Member) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("member %q: %s", m.Name, fmt.Sprintf(format, a...))
 	}
-	if m.Name == "" || strings.HasPrefix(m.Name, "@") || strings.ContainsAny(m.Name, "/\x00") || len(m.Name) > 128 {
-		return bad("name empty, too long, starting with @ (reserved) or holding / or NUL")
+	if err := validName(m.Name); err != nil {
+		return bad("%v", err)
 	}
 	if !roles[m.Role] {
 		return bad("unknown role %q", m.Role)

@@ -15,6 +15,10 @@ type NodeRecord struct {
 	Removed bool   `json:"removed,omitempty"`
 	Height  uint64 `json:"height"` // block of the last change
 	By      string `json:"by"`     // the admin who made it
+	// Org is the organisation that runs the node (networks with
+	// organisations): the node's certificate chains to that
+	// organisation's CA and names ID.
+	Org string `json:"org,omitempty"`
 }
 
 // Field tags of the NodeRecord encoding (part of the disk format).
@@ -26,6 +30,7 @@ const (
 	nodeTagRemoved = 5
 	nodeTagHeight  = 6
 	nodeTagBy      = 7
+	nodeTagOrg     = 8
 )
 
 // Encode returns the canonical encoding of n (TLV, see the package doc).
@@ -42,6 +47,7 @@ func (n *NodeRecord) Encode() []byte {
 	}
 	w.u64(nodeTagHeight, n.Height)
 	w.str(nodeTagBy, n.By)
+	w.str(nodeTagOrg, n.Org)
 	return w.buf
 }
 
@@ -75,6 +81,8 @@ func (n *NodeRecord) setField(tag uint64, v []byte) (err error) {
 		n.Height, err = decodeU64(tag, v)
 	case nodeTagBy:
 		n.By, err = decodeStr(tag, v)
+	case nodeTagOrg:
+		n.Org, err = decodeStr(tag, v)
 	default:
 		err = fmt.Errorf("%w: unknown field %d", ErrInvalid, tag)
 	}

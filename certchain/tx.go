@@ -64,7 +64,7 @@ func (t TxType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
 //	revoke   Target, Reason
 //	suspend  Target
 //	resume   Target
-//	node-add     Node, Address, API, Replica
+//	node-add     Node, Address, API, Replica (+ Org)
 //	node-remove  Node
 //	revoke-key   Target (the key's SPKI SHA-256), Reason
 //	member-set   Member (JSON of a Member)
@@ -101,6 +101,9 @@ type Tx struct {
 	// Sig is the submitter member's signature of SigningInput, by the
 	// private key of its identity certificate.
 	Sig []byte
+	// Org is the organisation that runs Node (node-add in a network with
+	// organisations): the node's certificate must chain to its CA.
+	Org string
 }
 
 // SigningInput is what a member signs for t on network: a domain
@@ -134,6 +137,7 @@ const (
 	txTagMember    = 13
 	txTagSeen      = 14
 	txTagSig       = 15
+	txTagOrg       = 16
 )
 
 // Encode returns the canonical encoding of t.
@@ -158,6 +162,7 @@ func (t *Tx) Encode() []byte {
 	w.bytes(txTagMember, t.Member)
 	w.u64(txTagSeen, t.Seen)
 	w.bytes(txTagSig, t.Sig)
+	w.str(txTagOrg, t.Org)
 	return w.buf
 }
 
@@ -235,6 +240,8 @@ func (t *Tx) setField(tag uint64, v []byte) (err error) {
 		t.Seen, err = decodeU64(tag, v)
 	case txTagSig:
 		t.Sig, err = decodeBytes(tag, v)
+	case txTagOrg:
+		t.Org, err = decodeStr(tag, v)
 	default:
 		err = fmt.Errorf("%w: unknown field %d", ErrInvalid, tag)
 	}

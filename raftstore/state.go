@@ -75,6 +75,9 @@ type Applied struct {
 // OpenState opens the ledger state in db. An empty database is initialised
 // with block 0 of g; a database made for another genesis is refused.
 func OpenState(db *badger.DB, g *certchain.Genesis) (*State, error) {
+	if err := validator.CheckGenesis(g); err != nil {
+		return nil, err
+	}
 	v, err := newVerifier(g)
 	if err != nil {
 		return nil, err

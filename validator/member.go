@@ -25,6 +25,9 @@ func (d *decision) memberSet() ([]*certchain.Record, error) {
 	if err == nil {
 		err = (&Options{}).addMember(m)
 	}
+	if err == nil {
+		_, err = memberOrgCheck(d.g, m, d.opts.Now)
+	}
 	if err != nil {
 		return nil, ruleErr(RuleMember, err.Error())
 	}

@@ -5,13 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 
 	"github.com/certchain/certchain/certchain"
 )
-
-// validNodeID: a Raft server ID that is also safe in file names and URLs.
-var validNodeID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // nodeAdd decides a node-add (DESIGN.md "membership"): only an admin
 // changes the validator set ("role"); the node ID, its Raft address
@@ -26,6 +22,9 @@ func (d *decision) nodeAdd() ([]*certchain.Record, error) {
 	if err := checkNodeFields(t); err != nil {
 		return nil, err
 	}
+	if err := d.checkNodeOrg(); err != nil {
+		return nil, err
+	}
 	cur, err := d.node()
 	if err == nil {
 		err = d.seen(nodeVersion(cur), "node "+t.Node)
@@ -36,8 +35,31 @@ func (d *decision) nodeAdd() ([]*certchain.Record, error) {
 	if cur != nil && !cur.Removed && cur.Address == t.Address && cur.API == t.API && cur.Replica == t.Replica {
 		return nil, &unchangedError{ruleErr(RuleNode, fmt.Sprintf("node %s is already in the cluster with these addresses", t.Node))}
 	}
-	d.nodes = []*certchain.NodeRecord{{ID: t.Node, Address: t.Address, API: t.API, Replica: t.Replica, Height: d.height, By: t.Submitter}}
+	if cur != nil && cur.Org != t.Org {
+		return nil, ruleErr(RuleNode, fmt.Sprintf("node %s is organization %s's, not %s's", t.Node, quoteShort(cur.Org), quoteShort(t.Org)))
+	}
+	d.nodes = []*certchain.NodeRecord{{ID: t.Node, Address: t.Address, API: t.API, Replica: t.Replica, Height: d.height, By: t.Submitter, Org: t.Org}}
 	return nil, nil
+}
+
+// checkNodeOrg checks the organisation of a node-add ("node"): in a network
+// with organisations it must name one, and a founding validator stays its
+// founding organisation's; without organisations it must be empty.
+func (d *decision) checkNodeOrg() error {
+	t := d.tx
+	if !d.g.HasOrgs() {
+		if t.Org != "" {
+			return ruleErr(RuleNode, "this network has no organizations; node-add names none")
+		}
+		return nil
+	}
+	if _, ok := d.g.Org(t.Org); !ok {
+		return ruleErr(RuleNode, fmt.Sprintf("organization %s is not in the network (node-add needs the organization that runs the node)", quoteShort(t.Org)))
+	}
+	if v, ok := d.g.Validator(t.Node); ok && v.Org != t.Org {
+		return ruleErr(RuleNode, fmt.Sprintf("node %s is a founding validator of organization %s, not %s", t.Node, quoteShort(v.Org), quoteShort(t.Org)))
+	}
+	return nil
 }
 
 // nodeRemove decides a node-remove: only an admin ("role"). A node the
@@ -47,7 +69,7 @@ func (d *decision) nodeRemove() ([]*certchain.Record, error) {
 	if _, err := d.admin(); err != nil {
 		return nil, err
 	}
-	if !validNodeID.MatchString(d.tx.Node) {
+	if !certchain.ValidNodeID(d.tx.Node) {
 		return nil, ruleErr(RuleNode, fmt.Sprintf("node ID %s is not valid", quoteShort(d.tx.Node)))
 	}
 	cur, err := d.node()
@@ -62,7 +84,9 @@ func (d *decision) nodeRemove() ([]*certchain.Record, error) {
 	}
 	rec := &certchain.NodeRecord{ID: d.tx.Node, Removed: true, Height: d.height, By: d.tx.Submitter}
 	if cur != nil {
-		rec.Address, rec.API, rec.Replica = cur.Address, cur.API, cur.Replica
+		rec.Address, rec.API, rec.Replica, rec.Org = cur.Address, cur.API, cur.Replica, cur.Org
+	} else if v, ok := d.g.Validator(d.tx.Node); ok {
+		rec.Address, rec.API, rec.Org = v.RaftAddress, v.API, v.Org
 	}
 	d.nodes = []*certchain.NodeRecord{rec}
 	return nil, nil
@@ -99,7 +123,7 @@ func (d *decision) node() (*certchain.NodeRecord, error) {
 }
 
 func checkNodeFields(t *certchain.Tx) error {
-	if !validNodeID.MatchString(t.Node) {
+	if !certchain.ValidNodeID(t.Node) {
 		return ruleErr(RuleNode, fmt.Sprintf("node ID %s is not valid (letters, digits, . _ -, at most 64)", quoteShort(t.Node)))
 	}
 	if _, port, err := net.SplitHostPort(t.Address); err != nil || port == "" {
