@@ -140,5 +140,30 @@
 // height, and cannot tell whether a node's API (what clients and
 // forwarding followers use) answers; a probe of the API answers all
 // three, from any node. A node that does not answer is never shown as
-// reachable, whatever Raft's configuration says.
+// reachable, whatever Raft's configuration says.//
+// # OpenAPI
+//
+// openapi.json, embedded and served at GET /v1/openapi.json (on both
+// listeners, like every read), is the OpenAPI 3.1 description of every
+// route of the router: request and response schemas (the problem document
+// of RFC 9457, the JSON views of this package), the mutual-TLS security
+// of writes (member certificates; node certificates for /v1/internal),
+// Retry-After on 429 and 503. It is written by hand, beside the handlers,
+// and kept honest by tests rather than generated: TestOpenAPIRoutes walks
+// the chi router and fails on a route the document lacks or a documented
+// path the router does not serve; TestOpenAPISchemas compares the
+// schemas' properties and required lists with the JSON fields of the Go
+// types they describe; TestOpenAPIConformance sends real requests to a
+// real node and validates requests and answers against the document with
+// kin-openapi.
+//
+// The protocols the node also speaks are described by their RFCs, not
+// re-described here: the OCSP responder (/ocsp, mounted ahead of the
+// router; RFC 6960 with the RFC 5019 profile) is listed with its two
+// request forms and binary media types, the ACME server (/acme; RFC 8555)
+// with its directory only, because ACME clients must take every other URL
+// from the directory (RFC 8555 section 7.1.1) and speak JWS to it. Both
+// are tagged "protocols" and point at their RFC (externalDocs). The node
+// serves nothing under /.well-known: an http-01 challenge is served by the
+// ACME client, the node only fetches it.
 package api

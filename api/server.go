@@ -255,6 +255,7 @@ func (s *Server) router() http.Handler {
 		r.Handle("/metrics", s.Metrics)
 	}
 	r.Route("/v1", func(r chi.Router) {
+		r.Get("/openapi.json", s.openapi)
 		r.Get("/network", s.network)
 		r.Get("/ocsp/responder.pem", s.responderPEM)
 		r.Get("/ocsp/signers", s.ocspSigners)
