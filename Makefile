@@ -22,7 +22,7 @@ run: build
 ## (ACME client end to end tests), and the relying parties of the OCSP tests:
 ## nginx, curl, gnutls-cli, strongSwan's charon and swanctl with its curl
 ## fetcher (OCSP) and kernel-libipsec (ESP in user space) plugins, ip (network
-## namespaces), jq (the README's commands, run by TestREADME). Each entry is
+## namespaces), jq (the commands of the README and docs/, run by TestREADME). Each entry is
 ## FILE:PACKAGE (a command or a file); missing ones are installed.
 SWPLUGINS := /usr/lib/ipsec/plugins/libstrongswan
 TOOLS := gcc:gcc openssl:openssl certbot:certbot lego:lego dehydrated:dehydrated \

@@ -7,15 +7,17 @@ import (
 	"testing"
 )
 
-// How README.md marks what TestREADME runs. A fenced code block right
-// after an HTML comment
+// How README.md and the guides in docs/ mark what TestREADME runs. A
+// fenced code block right after an HTML comment
 //
 //	<!-- readme-test: NAME [MODE] -->
 //
-// is run with `bash -euo pipefail` against a development node, in README
-// order (MODE "stopped": after the node is stopped; MODE "banner": the
-// block is what `certchain node` prints when it starts). Unmarked blocks
-// are illustrations and are not run. In a run block:
+// is run with `bash -euo pipefail` against a development node, in the
+// order readmeBlocks gives (MODE "stopped": after the node is stopped;
+// MODE "banner": the block is what `certchain node` prints when it
+// starts). Block names are unique across the files, so a block keeps its
+// name, and keeps running, wherever it moves. Unmarked blocks are
+// illustrations and are not run. In a run block:
 //
 //   - a comment line that follows a command line (or another such comment)
 //     without a blank line between is expected output: a line of the
@@ -41,11 +43,12 @@ const (
 	readmeBanner  = "banner"  // the node's start-up banner
 )
 
-// readmeBlock is a marked code block of the README.
+// readmeBlock is a marked code block of the README or a guide.
 type readmeBlock struct {
+	file   string // README.md, docs/NAME.md
 	name   string
 	mode   string
-	line   int // README line of the opening fence
+	line   int // line of the opening fence in file
 	script string
 	expect []readmeExpect
 }
@@ -53,29 +56,30 @@ type readmeBlock struct {
 // readmeExpect is expected output: a whole line, or (partial) a piece of
 // one.
 type readmeExpect struct {
-	line    int // README line it is written on
+	line    int // line of its file it is written on
 	pattern string
 	partial bool
 }
 
-// parseREADME returns the README's marked blocks in order.
-func parseREADME(text string) ([]readmeBlock, error) {
+// parseREADME returns the marked blocks of a file (README.md or a guide)
+// in order; seen holds the names of blocks of files parsed before, so a
+// name is unique across all of them.
+func parseREADME(file, text string, seen map[string]string) ([]readmeBlock, error) {
 	lines := strings.Split(text, "\n")
 	var blocks []readmeBlock
-	seen := map[string]bool{}
 	for i := 0; i < len(lines); i++ {
 		m := readmeMarker.FindStringSubmatch(strings.TrimSpace(lines[i]))
 		if m == nil {
 			continue
 		}
-		b, end, err := readmeFence(lines, i+1, m[1], m[2])
+		b, end, err := readmeFence(file, lines, i+1, m[1], m[2])
 		if err != nil {
 			return nil, err
 		}
-		if seen[b.name] {
-			return nil, fmt.Errorf("README.md:%d: a second block named %q", i+1, b.name)
+		if at, ok := seen[b.name]; ok {
+			return nil, fmt.Errorf("%s:%d: a second block named %q (the first is in %s)", file, i+1, b.name, at)
 		}
-		seen[b.name] = true
+		seen[b.name] = fmt.Sprintf("%s:%d", file, b.line)
 		blocks, i = append(blocks, b), end
 	}
 	return blocks, nil
@@ -83,13 +87,13 @@ func parseREADME(text string) ([]readmeBlock, error) {
 
 // readmeFence reads the fenced block that starts at lines[at] (0-based)
 // and returns it with the index of its closing fence.
-func readmeFence(lines []string, at int, name, mode string) (readmeBlock, int, error) {
-	b := readmeBlock{name: name, mode: mode, line: at + 1}
+func readmeFence(file string, lines []string, at int, name, mode string) (readmeBlock, int, error) {
+	b := readmeBlock{file: file, name: name, mode: mode, line: at + 1}
 	if mode != readmeRun && mode != readmeStopped && mode != readmeBanner {
-		return b, 0, fmt.Errorf("README.md:%d: block %q: unknown mode %q", at, name, mode)
+		return b, 0, fmt.Errorf("%s:%d: block %q: unknown mode %q", file, at, name, mode)
 	}
 	if at >= len(lines) || !strings.HasPrefix(lines[at], "```") {
-		return b, 0, fmt.Errorf("README.md:%d: the readme-test marker %q is not right before a ``` block", at, name)
+		return b, 0, fmt.Errorf("%s:%d: the readme-test marker %q is not right before a ``` block", file, at, name)
 	}
 	for end := at + 1; end < len(lines); end++ {
 		if strings.HasPrefix(lines[end], "```") {
@@ -99,11 +103,11 @@ func readmeFence(lines []string, at int, name, mode string) (readmeBlock, int, e
 			return b, end, nil
 		}
 	}
-	return b, 0, fmt.Errorf("README.md:%d: block %q is not closed", at+1, name)
+	return b, 0, fmt.Errorf("%s:%d: block %q is not closed", file, at+1, name)
 }
 
 // readmeExpectations reads the expected output of a block whose first
-// line is README line first. A banner block is expected output as a whole.
+// line is line first of its file. A banner block is expected output as a whole.
 func readmeExpectations(body []string, first int, banner bool) []readmeExpect {
 	var out []readmeExpect
 	afterCommand := false
@@ -148,9 +152,9 @@ func shellComment(line string) string {
 	return ""
 }
 
-// matchREADMEOutput checks that output has a line for each expectation,
-// in order, and says which one it misses.
-func matchREADMEOutput(output string, expect []readmeExpect) error {
+// matchREADMEOutput checks that output has a line for each expectation
+// of a block of file, in order, and says which one it misses.
+func matchREADMEOutput(file, output string, expect []readmeExpect) error {
 	lines := strings.Split(output, "\n")
 	next := 0
 	for _, e := range expect {
@@ -168,7 +172,7 @@ func matchREADMEOutput(output string, expect []readmeExpect) error {
 			}
 		}
 		if found < 0 {
-			return fmt.Errorf("README.md:%d: expected output %q: no line matches it after the previous expectation", e.line, e.pattern)
+			return fmt.Errorf("%s:%d: expected output %q: no line matches it after the previous expectation", file, e.line, e.pattern)
 		}
 		next = found + 1
 	}
@@ -226,14 +230,14 @@ func TestREADMEExpectations(t *testing.T) {
 		{"fail/prefix-anchored", "1 certificate: 1 good\nResponse verify OK\nsee x.pem: good\n", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			blocks, err := parseREADME("text\n<!-- readme-test: demo -->\n" + block)
+			blocks, err := parseREADME("docs/demo.md", "text\n<!-- readme-test: demo -->\n"+block, map[string]string{})
 			if err != nil || len(blocks) != 1 {
 				t.Fatalf("parse: %d blocks, %v", len(blocks), err)
 			}
 			if got := len(blocks[0].expect); got != 4 {
 				t.Fatalf("%d expectations, want 4: %+v", got, blocks[0].expect)
 			}
-			err = matchREADMEOutput(tc.output, blocks[0].expect)
+			err = matchREADMEOutput(blocks[0].file, tc.output, blocks[0].expect)
 			if (err == nil) != tc.ok {
 				t.Fatalf("match: %v, want ok=%v", err, tc.ok)
 			}
@@ -244,14 +248,22 @@ func TestREADMEExpectations(t *testing.T) {
 // TestREADMEMarkers checks that malformed markers are errors, never
 // silently skipped blocks.
 func TestREADMEMarkers(t *testing.T) {
-	for _, tc := range []struct{ name, text string }{
-		{"fail/no-block-after-marker", "<!-- readme-test: x -->\ntext\n"},
-		{"fail/unclosed-block", "<!-- readme-test: x -->\n```sh\nls\n"},
-		{"fail/unknown-mode", "<!-- readme-test: x later -->\n```sh\nls\n```\n"},
-		{"fail/duplicate-name", "<!-- readme-test: x -->\n```sh\nls\n```\n<!-- readme-test: x -->\n```sh\nls\n```\n"},
+	for _, tc := range []struct {
+		name, text string
+		seen       map[string]string // blocks of files parsed before
+	}{
+		{"fail/no-block-after-marker", "<!-- readme-test: x -->\ntext\n", nil},
+		{"fail/unclosed-block", "<!-- readme-test: x -->\n```sh\nls\n", nil},
+		{"fail/unknown-mode", "<!-- readme-test: x later -->\n```sh\nls\n```\n", nil},
+		{"fail/duplicate-name", "<!-- readme-test: x -->\n```sh\nls\n```\n<!-- readme-test: x -->\n```sh\nls\n```\n", nil},
+		{"fail/duplicate-name-across-files", "<!-- readme-test: x -->\n```sh\nls\n```\n", map[string]string{"x": "README.md:3"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := parseREADME(tc.text); err == nil {
+			seen := tc.seen
+			if seen == nil {
+				seen = map[string]string{}
+			}
+			if _, err := parseREADME("docs/x.md", tc.text, seen); err == nil {
 				t.Fatal("no error")
 			}
 		})

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -15,57 +16,89 @@ import (
 	"time"
 )
 
-// readmeBlocks names the README blocks TestREADME runs, in README order: a
-// marker removed from the README fails the test instead of silently
-// running less.
-var readmeBlocks = []string{
-	"node-start", "walk-through", "offline-audit", "network-id-openssl", "onboarding",
-	"curl-stream", "ocsp-ca-issued", "ocsp-self-signed", "ocsp-delegate",
+// readmeRef names a marked block and the file it is in.
+type readmeRef struct{ file, name string }
+
+// readmeBlocks names the marked blocks TestREADME runs, with their files,
+// in the order it runs them (the "stopped" ones last): later blocks build
+// on earlier ones (the walk-through's devices, the onboarding's CA B). A
+// marker removed, added or moved to another file without this list fails
+// the test instead of silently running less.
+var readmeBlocks = []readmeRef{
+	{"README.md", "node-start"},
+	{"docs/factory.md", "walk-through"},
+	{"docs/factory.md", "offline-audit"},
+	{"docs/factory.md", "network-id-openssl"},
+	{"docs/operator.md", "onboarding"},
+	{"docs/factory.md", "curl-stream"},
+	{"docs/relying-party.md", "ocsp-ca-issued"},
+	{"docs/relying-party.md", "ocsp-self-signed"},
+	{"docs/ca-member.md", "ocsp-delegate"},
 }
 
-// readmeCounts are the only edits TestREADME makes to the README besides
-// the node's addresses: the walk-through's 5000 devices become 500 to keep
-// the test short (its commands and expected output are otherwise as
-// written). Each must still occur in the README.
+// readmeCounts are the only edits TestREADME makes to the documents
+// besides the node's addresses: the walk-through's 5000 devices become 500
+// to keep the test short (its commands and expected output are otherwise
+// as written). Each must still occur in one of them.
 var readmeCounts = [][2]string{
 	{"--count 5000 ", "--count 500 "},
 	{"5000 already on the ledger", "500 already on the ledger"},
 }
 
-// readmeTools are what the README's commands use besides certchain
+// readmeTools are what the documents' commands use besides certchain
 // (`make tools` installs them).
 var readmeTools = []string{"bash", "openssl", "curl", "jq"}
 
-// TestREADME runs the README's walk-through and recipes as a reader
-// copies them: in a fresh directory holding bin/certchain, with a
-// development node started there the ordinary way (`bin/certchain node`,
-// on free loopback ports that replace 127.0.0.1:8443, :8080 and :8300 in
-// the README), each marked block in README order with bash -euo pipefail,
-// checking the output the README shows (see readme_parse_test.go for the
-// markers and what counts as expected output). A block that fails stops
-// the test: later blocks build on earlier ones.
+// TestREADME runs the walk-through and recipes of the README and of the
+// guides in docs/ as a reader copies them: in a fresh directory holding
+// bin/certchain, with a development node started there the ordinary way
+// (`bin/certchain node`, on free loopback ports that replace
+// 127.0.0.1:8443, :8080 and :8300 in the documents), each marked block in
+// the order of readmeBlocks with bash -euo pipefail, checking the output
+// the document shows (see readme_parse_test.go for the markers and what
+// counts as expected output). A block that fails stops the test: later
+// blocks build on earlier ones.
 func TestREADME(t *testing.T) {
 	for _, tool := range readmeTools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("the README's commands need %s: run `make tools` (%v)", tool, err)
+			t.Fatalf("the documents' commands need %s: run `make tools` (%v)", tool, err)
 		}
 	}
-	text, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+	docs := readmeDocs(t)
 	work := t.TempDir()
 	linkBinary(t, buildBinary(t), work)
 	node := startREADMENode(t, work)
-	blocks := readmeParse(t, readmeRewrite(t, string(text), node.banner))
+	blocks := readmeParse(t, readmeRewrite(t, docs, node.banner))
 	for _, b := range blocks {
 		if b.mode == readmeStopped {
 			node.stop(t)
 		}
 		if !t.Run(b.name, func(t *testing.T) { runREADMEBlock(t, b, work, node.banner) }) {
-			t.Fatalf("README block %q failed; the blocks after it build on it", b.name)
+			t.Fatalf("%s block %q failed; the blocks after it build on it", b.file, b.name)
 		}
 	}
+}
+
+// readmeDoc is a document with marked blocks: README.md or a guide.
+type readmeDoc struct{ file, text string }
+
+// readmeDocs reads README.md and docs/*.md (paths from the repository
+// root), in that order.
+func readmeDocs(t *testing.T) []readmeDoc {
+	t.Helper()
+	guides, err := filepath.Glob("../../docs/*.md")
+	if err != nil || len(guides) == 0 {
+		t.Fatalf("no guides in docs/ (%v)", err)
+	}
+	var docs []readmeDoc
+	for _, p := range append([]string{"../../README.md"}, guides...) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, readmeDoc{file: strings.TrimPrefix(p, "../../"), text: string(b)})
+	}
+	return docs
 }
 
 // linkBinary makes bin/certchain in dir the binary under test.
@@ -79,22 +112,32 @@ func linkBinary(t *testing.T, bin, dir string) {
 	}
 }
 
-// readmeParse parses the README and checks it has the blocks the test
-// knows, run-while-up blocks before the stopped ones.
-func readmeParse(t *testing.T, text string) []readmeBlock {
+// readmeParse parses the documents, checks they hold exactly the blocks
+// of readmeBlocks, and returns them in its order, run-while-up blocks
+// before the stopped ones.
+func readmeParse(t *testing.T, docs []readmeDoc) []readmeBlock {
 	t.Helper()
-	blocks, err := parseREADME(text)
-	if err != nil {
-		t.Fatal(err)
+	var blocks []readmeBlock
+	seen := map[string]string{}
+	for _, d := range docs {
+		bs, err := parseREADME(d.file, d.text, seen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks = append(blocks, bs...)
 	}
-	var names []string
+	var found []readmeRef
 	for _, b := range blocks {
-		names = append(names, b.name)
+		found = append(found, readmeRef{b.file, b.name})
 	}
-	if !slices.Equal(names, readmeBlocks) {
-		t.Fatalf("README blocks marked readme-test: %q, want %q (update readmeBlocks with the README)", names, readmeBlocks)
+	order := func(r readmeRef) int { return slices.Index(readmeBlocks, r) }
+	slices.SortStableFunc(found, func(a, b readmeRef) int { return order(a) - order(b) })
+	if !slices.Equal(found, readmeBlocks) {
+		t.Fatalf("blocks marked readme-test: %v, want %v (update readmeBlocks with the documents)", found, readmeBlocks)
 	}
-	slices.SortStableFunc(blocks, func(a, b readmeBlock) int { return readmeStage(a) - readmeStage(b) })
+	slices.SortStableFunc(blocks, func(a, b readmeBlock) int {
+		return cmp.Or(readmeStage(a)-readmeStage(b), order(readmeRef{a.file, a.name})-order(readmeRef{b.file, b.name}))
+	})
 	return blocks
 }
 
@@ -106,9 +149,9 @@ func readmeStage(b readmeBlock) int {
 	return 0
 }
 
-// readmeRewrite puts the node's addresses in place of the README's
+// readmeRewrite puts the node's addresses in place of the documents'
 // defaults and applies readmeCounts, each of which must be used.
-func readmeRewrite(t *testing.T, text, banner string) string {
+func readmeRewrite(t *testing.T, docs []readmeDoc, banner string) []readmeDoc {
 	t.Helper()
 	swaps := append([][2]string{
 		{"127.0.0.1:8443", bannerAddr(t, banner, "https (mTLS):")},
@@ -116,14 +159,17 @@ func readmeRewrite(t *testing.T, text, banner string) string {
 		{"127.0.0.1:8300", bannerAddr(t, banner, "raft:")},
 	}, readmeCounts...)
 	for _, s := range readmeCounts {
-		if !strings.Contains(text, s[0]) {
-			t.Fatalf("readmeCounts: %q is no longer in the README; drop it from the table", s[0])
+		if !slices.ContainsFunc(docs, func(d readmeDoc) bool { return strings.Contains(d.text, s[0]) }) {
+			t.Fatalf("readmeCounts: %q is no longer in README.md or docs/; drop it from the table", s[0])
 		}
 	}
-	for _, s := range swaps {
-		text = strings.ReplaceAll(text, s[0], s[1])
+	out := slices.Clone(docs)
+	for i := range out {
+		for _, s := range swaps {
+			out[i].text = strings.ReplaceAll(out[i].text, s[0], s[1])
+		}
 	}
-	return text
+	return out
 }
 
 // bannerAddr returns the host:port the node's banner gives after label.
@@ -151,7 +197,7 @@ func runREADMEBlock(t *testing.T, b readmeBlock, work, banner string) {
 	if b.mode != readmeBanner {
 		output = runREADMEScript(t, b, work)
 	}
-	if err := matchREADMEOutput(output, b.expect); err != nil {
+	if err := matchREADMEOutput(b.file, output, b.expect); err != nil {
 		t.Fatalf("%v\n(a comment right after a command is its expected output; an explanation needs a blank line before it)\noutput:\n%s", err, readmeShort(output))
 	}
 }
@@ -182,7 +228,7 @@ func runREADMEScript(t *testing.T, b readmeBlock, work string) string {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("README.md:%d block %q: %v\nlast commands:\n%s\noutput:\n%s", b.line, b.name, err, tail(trace), readmeShort(out.String()))
+		t.Fatalf("%s:%d block %q: %v\nlast commands:\n%s\noutput:\n%s", b.file, b.line, b.name, err, tail(trace), readmeShort(out.String()))
 	}
 	return out.String()
 }
@@ -197,14 +243,14 @@ func readmeShort(out string) string {
 }
 
 // readmeEnv is the environment without CERTCHAIN_ variables, so the CLI
-// finds the node through data/client.json as the README says.
+// finds the node through data/client.json as the documents say.
 func readmeEnv() []string {
 	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, "CERTCHAIN_")
 	})
 }
 
-// readmeNode is the development node the README's commands talk to.
+// readmeNode is the development node the documents' commands talk to.
 type readmeNode struct {
 	cmd    *exec.Cmd
 	banner string
