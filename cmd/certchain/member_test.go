@@ -66,7 +66,7 @@ func newCA(t *testing.T, name, host string) (caFile, leafFile string) {
 	return caFile, leafFile
 }
 
-// TestOnboardMembers follows the README's onboarding: an admin adds a
+// TestOnboardMembers follows the onboarding of docs/operator.md: an admin adds a
 // vendor, a CA and an operator with their namespaces; each acts within its
 // role and namespace only; a non-admin cannot add a member; a removed
 // member is locked out; the member set survives a restart.

@@ -288,7 +288,7 @@ func nodeCSR(t *testing.T, a *App) *x509.CertificateRequest {
 // good and then revoked; /v1/ocsp/signers and /metrics report the
 // delegate. A self-signed device certificate keeps the ledger responder,
 // which OpenSSL accepts trusted directly (-VAfile) but not through the
-// network CA alone: what the README tells relying parties.
+// network CA alone: what docs/relying-party.md tells relying parties.
 func TestDevNodeACMEOCSPWithCAOnly(t *testing.T) {
 	ch := newChallengeServers(t)
 	const name = "stapled.certchain.test"
