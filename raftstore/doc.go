@@ -81,7 +81,7 @@
 // a leader that cannot reach a majority steps down after it, and a longer
 // lease makes a starved leader less likely to step down needlessly; reads
 // here never rely on the lease. Across a WAN, raise heartbeat and election
-// to several times the worst round trip (README, "Running a node").
+// to several times the worst round trip (docs/operator.md, "Running a node").
 //
 // # Logs
 //

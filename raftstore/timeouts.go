@@ -32,7 +32,7 @@ type RaftTimeouts struct {
 // (round trips under a few milliseconds). hashicorp/raft's own defaults
 // (1 s, 1 s, 500 ms, 50 ms) are for networks with slower, more variable
 // round trips; on a LAN they make failover take two seconds and more. See
-// doc.go for how these were chosen and README "Running a node" for WANs.
+// doc.go for how these were chosen and docs/operator.md "Running a node" for WANs.
 func DefaultRaftTimeouts() RaftTimeouts {
 	return RaftTimeouts{Heartbeat: 500 * time.Millisecond, Election: 500 * time.Millisecond,
 		LeaderLease: 500 * time.Millisecond, Commit: 50 * time.Millisecond}

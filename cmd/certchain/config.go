@@ -45,7 +45,7 @@ type Config struct {
 	RaftPlain bool `json:"raft_plain"`
 	// RaftHeartbeat, RaftElection, RaftLease and RaftCommit are Raft's
 	// timeouts (raftstore.RaftTimeouts). Zero: the LAN defaults, 500ms,
-	// 500ms, 500ms and 50ms; README "Running a node" says when to raise
+	// 500ms, 500ms and 50ms; docs/operator.md "Running a node" says when to raise
 	// them.
 	RaftHeartbeat certchain.Duration `json:"raft_heartbeat"`
 	RaftElection  certchain.Duration `json:"raft_election"`
