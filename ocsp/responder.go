@@ -137,7 +137,7 @@ type Responder struct {
 	m         *metrics
 	ages      ageTable
 	pem       atomic.Pointer[[]byte] // the ledger responder's certificate, PEM
-	bufs      sync.Pool // *[]byte for POST bodies
+	bufs      sync.Pool              // *[]byte for POST bodies
 }
 
 // New checks cfg and returns a Responder, with a delegate issued for
