@@ -220,4 +220,3 @@ func (p *Pair) GetClientCertificate(*tls.CertificateRequestInfo) (*tls.Certifica
 // Certificate returns the current pair as a tls.Certificate (the getter
 // raftstore.RaftTLS takes).
 func (p *Pair) Certificate() (*tls.Certificate, error) { return &p.cur.Load().TLS, nil }
-
