@@ -146,9 +146,11 @@
 // -addtrust OCSPSigning) accept the new one without a change, and a
 // certificate from anywhere else is refused before it signs anything.
 // Relying parties that pin the responder certificate itself (OpenSSL
-// -VAfile) must be given the new one first (docs/rotation.md). At start
-// the responder is not required to carry the EKU (it is trusted
-// directly); a rotation is.
+// -VAfile) must be given the new one first (docs/rotation.md). New does
+// not require the EKU of the first responder (relying parties may trust
+// it directly); SetResponder does. The node requires it at start too (it
+// loads the responder as internal/certreload.OCSPResponder), so that it
+// never runs with a responder it could not rotate to.
 //
 // Paths net/http refuses. Go's HTTP server answers a request line whose
 // target it cannot parse (a bad percent-escape such as /ocsp/%%, a control
