@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,8 +22,10 @@ const (
 )
 
 // Reloader reloads pairs when told (a signal) and when their files
-// change, logging and counting every outcome.
+// change, logging and counting every outcome. Its methods are safe for
+// concurrent use.
 type Reloader struct {
+	mu    sync.Mutex // guards the watched state
 	pairs []*watched
 	log   *slog.Logger
 	m     *metrics
@@ -79,6 +82,8 @@ func (r *Reloader) Run(ctx context.Context, hup <-chan os.Signal, every time.Dur
 // ReloadAll reloads every pair now; trigger names why in the logs. It
 // returns the errors of the pairs it refused.
 func (r *Reloader) ReloadAll(trigger string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var errs []error
 	for _, w := range r.pairs {
 		w.seen, w.pending = w.stat(), false
@@ -90,6 +95,8 @@ func (r *Reloader) ReloadAll(trigger string) error {
 // Poll reloads the pairs whose files changed and have not changed since
 // the previous poll (see doc.go, "Triggers").
 func (r *Reloader) Poll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, w := range r.pairs {
 		now := w.stat()
 		switch {
