@@ -141,10 +141,10 @@ func (s *Server) network(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) responderPEM(w http.ResponseWriter, _ *http.Request) {
-	if len(s.ResponderPEM) == 0 {
+	if s.ResponderPEM == nil {
 		writeError(w, &reasonError{kind: certchain.ErrNotFound, reason: "this node runs no OCSP responder"})
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-pem-file")
-	_, _ = w.Write(s.ResponderPEM)
+	_, _ = w.Write(s.ResponderPEM())
 }

@@ -129,10 +129,11 @@ type Server struct {
 	// ACME is the node's RFC 8555 server (acme.Server.Handler), mounted
 	// at /acme. Nil: 404.
 	ACME http.Handler
-	// ResponderPEM is the OCSP responder certificate relying parties trust
-	// (GET /v1/ocsp/responder.pem); OCSPURLs are the network's responder
-	// URLs (in GET /v1/network).
-	ResponderPEM []byte
+	// ResponderPEM returns the OCSP responder certificate relying parties
+	// trust (GET /v1/ocsp/responder.pem; asked at every request, since the
+	// node may replace it while running); OCSPURLs are the network's
+	// responder URLs (in GET /v1/network). Nil: 404.
+	ResponderPEM func() []byte
 	OCSPURLs     []string
 	// OCSPSigners lists the certificates the node signs OCSP responses
 	// with (GET /v1/ocsp/signers); OCSPDelegateCSR is the PEM request of

@@ -108,12 +108,12 @@ func (r *Responder) signerFor(ids []certID, now time.Time) *signer {
 	for i := range ids {
 		s := r.delegates.best(ids[i].keyHash, now)
 		if s == nil || (chosen != nil && chosen != s) {
-			return r.ledger
+			return r.ledger.Load()
 		}
 		chosen = s
 	}
 	if chosen == nil {
-		return r.ledger
+		return r.ledger.Load()
 	}
 	return chosen
 }

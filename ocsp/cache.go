@@ -291,3 +291,19 @@ func (c *cache) len() int {
 	defer c.mu.RUnlock()
 	return len(c.ring)
 }
+
+// invalidateSigner empties, as invalidate does, the slots holding a
+// response s signed and those being signed now (the signing may have
+// chosen s), and returns them.
+func (c *cache) invalidateSigner(s *signer) []*slot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*slot
+	for _, sl := range c.ring {
+		if resp := sl.resp.Load(); sl.flight != nil || (resp != nil && resp.by == s) {
+			sl.empty()
+			out = append(out, sl)
+		}
+	}
+	return out
+}

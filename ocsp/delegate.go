@@ -254,7 +254,7 @@ type SignerInfo struct {
 // (soonest to expire first), for operators (GET /v1/ocsp/signers).
 func (r *Responder) Signers() []SignerInfo {
 	now := r.cfg.Now()
-	out := []SignerInfo{r.ledger.info("responder", now)}
+	out := []SignerInfo{r.ledger.Load().info("responder", now)}
 	out[0].Active = true
 	for _, s := range r.delegates.all() {
 		i := s.info("delegate", now)

@@ -55,6 +55,10 @@
 //   - When the signer of an issuer changes (a delegate renewed, or a
 //     longer-lived one added), the cached responses naming that issuer are
 //     dropped and re-signed, like those Refresh drops.
+//   - The ledger responder (certificate, key and responderID) is one value
+//     swapped atomically by SetResponder: no response is signed by one key
+//     while naming another, and no request arriving after SetResponder
+//     returns is answered by the old responder.
 //
 // # Decisions
 //
@@ -121,6 +125,32 @@
 // left and once when it lapses, and is reported with its expiry in
 // certchain_ocsp_signer_expiry_timestamp_seconds; when it lapses the
 // ledger responder signs for its issuer again.
+//
+// Responder rotation. SetResponder (called by the node when it reloads
+// --ocsp-cert/--ocsp-key, see internal/certreload) builds the new signer
+// completely (algorithm, responderID key hash, certs field) before it
+// replaces the old one with one atomic store, so a signing picks the old
+// signer or the new one whole. Every cached response records the signer
+// that made it (response.by); after the swap, the slots holding a
+// response of the old responder, and every slot being signed at that
+// moment (its flight may have picked the old one), are emptied with the
+// same version bump Refresh uses, so a signing that began before the swap
+// is never stored, and they are queued for re-signing. Keying the cache by
+// signer instead would have doubled the memory of a rotation and kept the
+// old key alive until eviction; dropping by signer costs one sweep of the
+// ring per rotation and leaves delegated responses alone. The new
+// certificate must carry id-kp-OCSPSigning and come from the issuer of
+// the old one (same issuer name and authority key identifier): relying
+// parties that trust the responder through its CA (x/crypto's
+// ParseResponseForCert with that CA, OpenSSL with the CA marked
+// -addtrust OCSPSigning) accept the new one without a change, and a
+// certificate from anywhere else is refused before it signs anything.
+// Relying parties that pin the responder certificate itself (OpenSSL
+// -VAfile) must be given the new one first (docs/rotation.md). New does
+// not require the EKU of the first responder (relying parties may trust
+// it directly); SetResponder does. The node requires it at start too (it
+// loads the responder as internal/certreload.OCSPResponder), so that it
+// never runs with a responder it could not rotate to.
 //
 // Paths net/http refuses. Go's HTTP server answers a request line whose
 // target it cannot parse (a bad percent-escape such as /ocsp/%%, a control

@@ -5,11 +5,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"math/big"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/certchain/certchain/certchain"
@@ -126,7 +126,8 @@ func (c *Config) fill() error {
 // It is safe for concurrent use.
 type Responder struct {
 	cfg       Config
-	ledger    *signer
+	ledger    atomic.Pointer[signer] // the ledger responder; swapped whole by SetResponder
+	swapMu    sync.Mutex             // serialises SetResponder
 	delegates delegates
 	auto      []*autoDelegate // guarded by autoMu
 	autoMu    sync.Mutex
@@ -135,8 +136,8 @@ type Responder struct {
 	work      chan *slot
 	m         *metrics
 	ages      ageTable
-	pem       []byte
-	bufs      sync.Pool // *[]byte for POST bodies
+	pem       atomic.Pointer[[]byte] // the ledger responder's certificate, PEM
+	bufs      sync.Pool              // *[]byte for POST bodies
 }
 
 // New checks cfg and returns a Responder, with a delegate issued for
@@ -154,9 +155,9 @@ func New(cfg Config) (*Responder, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Responder{cfg: cfg, ledger: ledger, auto: auto, cache: newCache(cfg.CacheSize),
-		budget: newBucket(cfg.NonceRate), work: make(chan *slot, workQueue), ages: newAgeTable(cfg.Validity),
-		pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cfg.Responder.Cert.Raw})}
+	r := &Responder{cfg: cfg, auto: auto, cache: newCache(cfg.CacheSize),
+		budget: newBucket(cfg.NonceRate), work: make(chan *slot, workQueue), ages: newAgeTable(cfg.Validity)}
+	r.useResponder(ledger)
 	r.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	r.m = newMetrics(func() float64 { return float64(r.cache.len()) }, r.signerExpiry)
 	for _, d := range cfg.Delegates {
@@ -187,7 +188,7 @@ func (r *Responder) signerExpiry() []SignerInfo {
 
 // ResponderPEM returns the ledger responder's certificate as PEM, for
 // relying parties to trust (served at GET /v1/ocsp/responder.pem).
-func (r *Responder) ResponderPEM() []byte { return r.pem }
+func (r *Responder) ResponderPEM() []byte { return *r.pem.Load() }
 
 // Refresh must be called with the records every applied block changed, on
 // every node, before the block's writes are acknowledged: it drops the

@@ -25,6 +25,7 @@ var (
 // field, shared by all its responses). Times are unix seconds.
 type response struct {
 	head, tail []byte
+	by         *signer // who signed it (SetResponder drops the old responder's)
 	outcome    outcome // requests_total status label
 	// signed is thisUpdate and producedAt, next nextUpdate; refresh is
 	// when Run re-signs a response still in use (half the validity), stale
@@ -41,7 +42,7 @@ func newResponse(der []byte, s *signer, p period, o outcome) *response {
 	sum := sha256.Sum256(der)
 	from, to := p.thisUpdate.Unix(), p.nextUpdate.Unix()
 	return &response{
-		head: bytes.Clone(der[:len(der)-len(s.certs)]), tail: s.certs, outcome: o,
+		head: bytes.Clone(der[:len(der)-len(s.certs)]), tail: s.certs, by: s, outcome: o,
 		signed: from, next: to, refresh: from + (to-from)/2, stale: from + (to-from)*3/4,
 		length:       []string{strconv.Itoa(len(der))},
 		etag:         []string{`"` + hex.EncodeToString(sum[:16]) + `"`},

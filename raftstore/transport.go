@@ -36,7 +36,20 @@ func SplitAddress(a raft.ServerAddress) (raftAddr, api string) {
 // the CA whose node certificates its peers must present.
 type RaftTLS struct {
 	Cert tls.Certificate
-	CA   *x509.CertPool
+	// GetCertificate, when set, is asked for this node's certificate at
+	// every handshake, as server and as client, instead of Cert: a node
+	// that replaces its certificate while running keeps its established
+	// Raft connections and uses the new one for the next.
+	GetCertificate func() (*tls.Certificate, error)
+	CA             *x509.CertPool
+}
+
+// certificate returns the certificate of the next handshake.
+func (t *RaftTLS) certificate() (*tls.Certificate, error) {
+	if t.GetCertificate != nil {
+		return t.GetCertificate()
+	}
+	return &t.Cert, nil
 }
 
 // VerifyNodeCert checks that certs (leaf first) is a node certificate of
@@ -62,16 +75,18 @@ func VerifyNodeCert(certs []*x509.Certificate, roots *x509.CertPool) error {
 
 func (t *RaftTLS) server() *tls.Config {
 	return &tls.Config{
-		Certificates: []tls.Certificate{t.Cert}, ClientAuth: tls.RequireAnyClientCert, MinVersion: tls.VersionTLS13,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return t.certificate() },
+		ClientAuth:     tls.RequireAnyClientCert, MinVersion: tls.VersionTLS13,
 		VerifyConnection: func(cs tls.ConnectionState) error { return VerifyNodeCert(cs.PeerCertificates, t.CA) },
 	}
 }
 
 func (t *RaftTLS) client() *tls.Config {
 	return &tls.Config{
-		Certificates: []tls.Certificate{t.Cert}, MinVersion: tls.VersionTLS13,
-		InsecureSkipVerify: true, // replaced by VerifyConnection: node certificate, whatever name was dialled
-		VerifyConnection:   func(cs tls.ConnectionState) error { return VerifyNodeCert(cs.PeerCertificates, t.CA) },
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return t.certificate() },
+		MinVersion:           tls.VersionTLS13,
+		InsecureSkipVerify:   true, // replaced by VerifyConnection: node certificate, whatever name was dialled
+		VerifyConnection:     func(cs tls.ConnectionState) error { return VerifyNodeCert(cs.PeerCertificates, t.CA) },
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/certchain/certchain/acme"
 	"github.com/certchain/certchain/api"
 	"github.com/certchain/certchain/certchain"
+	"github.com/certchain/certchain/internal/certreload"
 	"github.com/certchain/certchain/internal/devnet"
 	"github.com/certchain/certchain/ocsp"
 	"github.com/certchain/certchain/raftstore"
@@ -48,6 +49,11 @@ type App struct {
 	// speed up a single node's first election with it).
 	small       bool
 	raftTimeout time.Duration
+	// Hangup delivers SIGHUP: reload the node and OCSP responder
+	// certificates (nil: only when their files change; see reload.go).
+	Hangup <-chan os.Signal
+	// certPoll, when set, replaces certreload.PollInterval (tests).
+	certPoll time.Duration
 }
 
 // peerProbeEvery is how often a node asks the others how they are doing
@@ -58,10 +64,12 @@ const peerProbeEvery = 2 * time.Second
 // credentials are what a node proves and trusts.
 type credentials struct {
 	genesis   *certchain.Genesis
-	node      tls.Certificate // TLS server, Raft and forwarding client certificate
-	nodeCA    *x509.CertPool  // verifies other nodes' certificates
-	adminCert string          // admin client certificate for --join (PEM files)
+	nodeCA    *x509.CertPool // verifies other nodes' certificates
+	adminCert string         // admin client certificate for --join (PEM files)
 	adminKey  string
+	// node is the TLS server, Raft and forwarding client certificate,
+	// replaced while the node runs (reload.go).
+	node *certreload.Pair
 }
 
 // Start opens the listeners, the node, and joins a cluster if asked to.
@@ -93,6 +101,9 @@ func (a *App) Start(ctx context.Context) error {
 	bg, stop := context.WithCancel(context.Background())
 	a.stop = stop
 	signing, err := a.startOCSP(bg, reg)
+	if err == nil {
+		err = a.watchCerts(bg, reg, signing)
+	}
 	if err != nil {
 		closeAll()
 		return err
@@ -101,7 +112,7 @@ func (a *App) Start(ctx context.Context) error {
 	srv.Logger, srv.NodeCA = a.Logger, a.creds.nodeCA
 	srv.Limits.Publishes, srv.Limits.MemberRate, srv.Limits.MemberBurst = a.Config.MaxPublishes, a.Config.MemberRate, a.Config.MemberBurst
 	srv.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
-	srv.OCSP, srv.ResponderPEM, srv.OCSPURLs = signing.r, signing.r.ResponderPEM(), a.ocspURLs()
+	srv.OCSP, srv.ResponderPEM, srv.OCSPURLs = signing.r, signing.r.ResponderPEM, a.ocspURLs()
 	srv.OCSPSigners, srv.OCSPDelegateCSR = func() any { return signing.r.Signers() }, signing.csr
 	srv.Peers = &api.Peers{Client: a.nodeClient()}
 	go srv.Peers.Watch(bg, peerProbeEvery, a.Node.Servers, a.Node.Status)
@@ -150,7 +161,7 @@ func (a *App) nodeConfig(reg prometheus.Registerer) raftstore.Config {
 		Forwarder:  &api.Forwarder{Client: a.nodeClient(), NodeID: c.NodeID},
 	}
 	if !c.RaftPlain {
-		cfg.RaftTLS = &raftstore.RaftTLS{Cert: a.creds.node, CA: a.creds.nodeCA}
+		cfg.RaftTLS = &raftstore.RaftTLS{GetCertificate: a.creds.node.Certificate, CA: a.creds.nodeCA}
 	}
 	return cfg
 }
@@ -166,7 +177,7 @@ func (a *App) raftTimeouts() raftstore.RaftTimeouts {
 // nodeClient is the HTTPS client a node uses towards other nodes: its own
 // node certificate, trusting the node CA.
 func (a *App) nodeClient() *http.Client {
-	tc := &tls.Config{Certificates: []tls.Certificate{a.creds.node}, RootCAs: a.creds.nodeCA, MinVersion: tls.VersionTLS12}
+	tc := &tls.Config{GetClientCertificate: a.creds.node.GetClientCertificate, RootCAs: a.creds.nodeCA, MinVersion: tls.VersionTLS12}
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: tc, MaxIdleConnsPerHost: 16}, Timeout: time.Minute}
 }
 
@@ -184,7 +195,7 @@ func (a *App) credentials() (*credentials, error) {
 		a.Logger.Info("created a development network", "dir", nw.Dir, "network_id", nw.Genesis.NetworkID)
 	}
 	a.Network = nw
-	cert, err := tls.LoadX509KeyPair(nw.NodeCertFile, nw.NodeKeyFile)
+	cert, err := certreload.Load(certreload.NodeTLS, nw.NodeCertFile, nw.NodeKeyFile, nil)
 	if err != nil {
 		return nil, fmt.Errorf("node certificate: %w", err)
 	}
@@ -201,7 +212,7 @@ func loadCredentials(c *Config) (*credentials, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	cert, err := certreload.Load(certreload.NodeTLS, c.TLSCert, c.TLSKey, nil)
 	if err != nil {
 		return nil, fmt.Errorf("node TLS certificate: %w", err)
 	}
@@ -227,7 +238,7 @@ func loadPool(file string) (*x509.CertPool, error) {
 // listeners opens the TLS listener (whose address makes the default API
 // URL) and the plain-HTTP one.
 func (a *App) listeners() (tlsLn, plainLn net.Listener, err error) {
-	tc := &tls.Config{Certificates: []tls.Certificate{a.creds.node}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
+	tc := &tls.Config{GetCertificate: a.creds.node.GetCertificate, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
 	if tlsLn, err = tls.Listen("tcp", a.Config.HTTPSAddr, tc); err != nil {
 		return nil, nil, fmt.Errorf("https listener: %w", err)
 	}

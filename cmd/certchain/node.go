@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -26,7 +28,10 @@ func runNode(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("log level: %w", err)
 	}
 	tuneGC(e.getenv)
-	app := &App{Config: cfg, Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))}
+	hup := make(chan os.Signal, 1) // SIGHUP: reload certificates (reload.go)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	app := &App{Config: cfg, Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})), Hangup: hup}
 	if err := app.Start(ctx); err != nil {
 		_ = app.Close()
 		return err

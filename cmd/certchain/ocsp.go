@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/certchain/certchain/certchain"
+	"github.com/certchain/certchain/internal/certreload"
 	"github.com/certchain/certchain/internal/pki"
 	"github.com/certchain/certchain/ocsp"
 	"github.com/certchain/certchain/raftstore"
@@ -33,6 +34,8 @@ type ocspNode struct {
 	key     crypto.Signer
 	keyHash certchain.Hash // SPKI SHA-256 of key
 	csr     []byte         // PEM certificate request for key
+	// pair is the ledger responder's certificate and key (reload.go).
+	pair *certreload.Pair
 }
 
 // startOCSP builds the node's OCSP responder over its ledger state, keeps
@@ -44,7 +47,7 @@ func (a *App) startOCSP(ctx context.Context, reg prometheus.Registerer) (*ocspNo
 	if a.Network != nil && certFile == "" {
 		certFile, keyFile = a.Network.OCSPCertFile, a.Network.OCSPKeyFile
 	}
-	responder, err := loadSigner(certFile, keyFile)
+	responder, err := certreload.Load(certreload.OCSPResponder, certFile, keyFile, nil)
 	if err != nil {
 		return nil, fmt.Errorf("OCSP responder: %w", err)
 	}
@@ -61,7 +64,7 @@ func (a *App) startOCSP(ctx context.Context, reg prometheus.Registerer) (*ocspNo
 		return nil, err
 	}
 	n.r, err = ocsp.New(ocsp.Config{
-		Source: a.Node.State(), Responder: responder, Delegates: delegates, IssuingCAs: cas,
+		Source: a.Node.State(), Responder: ocspSigner(responder.Current()), Delegates: delegates, IssuingCAs: cas,
 		DelegateValidity: a.Config.OCSPDelegateValidity.D(), NodeID: a.Config.NodeID,
 		Validity: a.Config.OCSPValidity.D(), CacheSize: a.Config.OCSPCache, NonceRate: a.Config.OCSPNonceRate,
 		Logger: a.Logger, Registerer: reg,
@@ -69,6 +72,7 @@ func (a *App) startOCSP(ctx context.Context, reg prometheus.Registerer) (*ocspNo
 	if err != nil {
 		return nil, fmt.Errorf("OCSP responder: %w", err)
 	}
+	n.pair = responder
 	a.ocsp.Store(n)
 	n.scanLedger(a)
 	go n.r.Run(ctx)
